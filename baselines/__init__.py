@@ -1,0 +1,1 @@
+"""Baseline transceivers (installed as `gscsim.baselines`)."""

@@ -1,0 +1,180 @@
+"""SoftCast: linear analog image transmission (Jakubczak & Katabi, MobiCom 2011), for still images.
+
+Sender: RGB -> YCbCr (full-range BT.601), minus 0.5; orthonormal 2-D DCT of each colour plane
+(scipy.fft); each plane's DCT is cut into G x G rectangular chunks. Chunks are sent in a fixed
+order of expected energy (low spatial frequency first, luma before chroma at equal frequency), as
+many as the CBR budget holds; the rest are dropped. Kept chunk i (variance lambda_i) is scaled by
+g_i = c * lambda_i^(-1/4), with c such that the average power is 1 per complex symbol, and pairs
+of scaled coefficients form one complex symbol (the `image` stream).
+
+Side information is real channel uses too: each kept chunk's log2 standard deviation, quantised
+to `meta_bits` bits, goes on the `meta` stream as QPSK with a rate-1/`meta_repetition`
+repetition code, soft-combined at the receiver. Both ends scale with the quantised variances, so
+only a bit error in the side information makes them disagree.
+
+Receiver: linear least-squares estimate x_hat = g*lambda*y / (g^2*lambda + sigma^2) of every
+coefficient from the unbiased equaliser output, zeros for dropped chunks, inverse DCT, RGB.
+The fixed chunk order is this implementation's choice: it costs no index bits; the original
+SoftCast sends a chunk bitmap instead.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.fft import dctn, idctn
+
+from gscsim.plugins import Batch, LinkContext, Received, Transceiver
+
+# Full-range BT.601 (JPEG) colour transform; Cb and Cr are centred at 0.5 in [0, 1] units.
+RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114],
+                         [-0.168736, -0.331264, 0.5],
+                         [0.5, -0.418688, -0.081312]])
+YCBCR_TO_RGB = np.linalg.inv(RGB_TO_YCBCR)
+LOG2_STD_FLOOR = -16.0  # quantiser floor for a chunk's log2 standard deviation
+
+
+class SoftCastOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    chunks_per_side: int = Field(8, ge=1, description="G: each DCT plane is cut into G x G chunks")
+    color: str = Field("ycbcr", pattern="^(ycbcr|rgb)$", description="colour space of the planes")
+    meta_bits: int = Field(6, ge=2, le=16, description="bits per quantised chunk log2-std")
+    meta_repetition: int = Field(8, ge=1, description="repetition factor of the side information")
+    chroma_offset: int = Field(1, ge=0, description="frequency rank by which chroma chunks yield")
+
+
+class SoftCast(Transceiver):
+    """SoftCast linear analog transmission: DCT chunks, power allocation, LLSE decoding."""
+
+    Options = SoftCastOptions
+
+    # ------------------------------------------------------------------ layout
+    def _check_shape(self, shape: tuple[int, int, int]) -> tuple[int, int]:
+        g = self.options.chunks_per_side
+        _, h, w = shape
+        if h % g or w % g or (h // g) * (w // g) % 2:
+            raise ValueError(f"softcast: image size {h}x{w} must be divisible by "
+                             f"chunks_per_side={g} into chunks with an even number of pixels; "
+                             f"change the dataset size or softcast.chunks_per_side")
+        return h // g, w // g
+
+    def chunk_order(self) -> list[tuple[int, int, int]]:
+        """All (plane, u, v) chunks in transmission order (most expected energy first)."""
+        g, offset = self.options.chunks_per_side, self.options.chroma_offset
+        chunks = [(p, u, v) for p in range(3) for u in range(g) for v in range(g)]
+        return sorted(chunks, key=lambda c: (c[1] + c[2] + (offset if c[0] else 0), c[0], c[1]))
+
+    def _meta_symbols(self, n_chunks: int) -> int:
+        return math.ceil(n_chunks * self.options.meta_bits * self.options.meta_repetition / 2)
+
+    def chunks_that_fit(self, ctx: LinkContext) -> int:
+        """Largest number K of chunks whose data and side information fit the budget."""
+        ch, cw = self._check_shape(ctx.image_shape)
+        per_chunk = ch * cw // 2
+        k = min(len(self.chunk_order()), ctx.total_budget // per_chunk)
+        while k > 0 and not ctx.fits([k * per_chunk, self._meta_symbols(k)]):
+            k -= 1
+        return k
+
+    def _log2_std_range(self, shape: tuple[int, int, int]) -> tuple[float, float]:
+        _, h, w = shape
+        return LOG2_STD_FLOOR, math.log2(math.sqrt(h * w)) + 1.0  # DC of a +-0.5 plane fits
+
+    # ------------------------------------------------------------------ transforms
+    def _to_chunks(self, images: torch.Tensor, ctx: LinkContext) -> np.ndarray:
+        """images [B, 3, H, W] -> DCT chunks [B, 3, G, G, h*w] (float64)."""
+        x = images.detach().cpu().double().numpy()
+        if self.options.color == "ycbcr":
+            x = np.einsum("ij,bjhw->bihw", RGB_TO_YCBCR, x) + np.array([0, 0.5, 0.5])[:, None, None]
+        coeffs = dctn(x - 0.5, axes=(-2, -1), norm="ortho")
+        b, _, h, w = coeffs.shape
+        g = self.options.chunks_per_side
+        ch, cw = h // g, w // g
+        return coeffs.reshape(b, 3, g, ch, g, cw).transpose(0, 1, 2, 4, 3, 5).reshape(
+            b, 3, g, g, ch * cw)
+
+    def _from_chunks(self, chunks: np.ndarray, ctx: LinkContext) -> torch.Tensor:
+        b = chunks.shape[0]
+        _, h, w = ctx.image_shape
+        g = self.options.chunks_per_side
+        ch, cw = h // g, w // g
+        coeffs = chunks.reshape(b, 3, g, g, ch, cw).transpose(0, 1, 2, 4, 3, 5).reshape(b, 3, h, w)
+        x = idctn(coeffs, axes=(-2, -1), norm="ortho") + 0.5
+        if self.options.color == "ycbcr":
+            x = np.einsum("ij,bjhw->bihw", YCBCR_TO_RGB, x - np.array([0, 0.5, 0.5])[:, None, None])
+        return torch.from_numpy(np.clip(x, 0.0, 1.0)).float()
+
+    # ------------------------------------------------------------------ side information
+    def _quantise(self, variances: np.ndarray, ctx: LinkContext) -> np.ndarray:
+        lo, hi = self._log2_std_range(ctx.image_shape)
+        levels = 2 ** self.options.meta_bits - 1
+        log2_std = 0.5 * np.log2(np.maximum(variances, 4.0 ** LOG2_STD_FLOOR))
+        return np.rint((np.clip(log2_std, lo, hi) - lo) / (hi - lo) * levels).astype(np.int64)
+
+    def _dequantise(self, codes: np.ndarray, ctx: LinkContext) -> np.ndarray:
+        lo, hi = self._log2_std_range(ctx.image_shape)
+        levels = 2 ** self.options.meta_bits - 1
+        return 4.0 ** (lo + codes / levels * (hi - lo))
+
+    def _meta_encode(self, codes: np.ndarray) -> torch.Tensor:
+        """codes [B, K] -> QPSK symbols [B, ceil(K*bits*R/2)] of the repeated bit sequence."""
+        nbits = self.options.meta_bits
+        bits = (codes[..., None] >> np.arange(nbits - 1, -1, -1)) & 1
+        coded = np.tile(bits.reshape(codes.shape[0], -1), self.options.meta_repetition)
+        if coded.shape[1] % 2:
+            coded = np.pad(coded, ((0, 0), (0, 1)))
+        amplitude = (1.0 - 2.0 * coded) / math.sqrt(2.0)
+        return torch.from_numpy(amplitude[:, 0::2] + 1j * amplitude[:, 1::2]).to(torch.complex64)
+
+    def _meta_decode(self, rx: Received, n_chunks: int) -> np.ndarray:
+        """Soft-combine the repetitions (MRC) -> codes [B, K]."""
+        nbits, reps = self.options.meta_bits, self.options.meta_repetition
+        weighted = (rx.symbols * rx.gain / rx.noise_var.clamp_min(1e-12)).cpu().numpy()
+        soft = np.stack([weighted.real, weighted.imag], axis=-1).reshape(weighted.shape[0], -1)
+        n_info = n_chunks * nbits
+        combined = soft[:, : n_info * reps].reshape(-1, reps, n_info).sum(axis=1)
+        bits = (combined < 0).astype(np.int64).reshape(-1, n_chunks, nbits)
+        return (bits << np.arange(nbits - 1, -1, -1)).sum(axis=-1)
+
+    # ------------------------------------------------------------------ the transceiver
+    def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
+        k = self.chunks_that_fit(ctx)
+        if k == 0:
+            return {}
+        chunks = self._to_chunks(batch.images, ctx)
+        kept = np.stack([chunks[:, p, u, v] for p, u, v in self.chunk_order()[:k]], axis=1)
+        codes = self._quantise(np.mean(kept ** 2, axis=-1), ctx)
+        scale = self._scales(self._dequantise(codes, ctx))
+        data = (kept * scale[..., None]).reshape(len(batch), -1)
+        image = torch.from_numpy(data[:, 0::2] + 1j * data[:, 1::2]).to(torch.complex64)
+        return {"image": image, "meta": self._meta_encode(codes)}
+
+    @staticmethod
+    def _scales(variances: np.ndarray) -> np.ndarray:
+        """g_i = c * lambda_i^(-1/4), average power 1/2 per real value (1 per complex symbol)."""
+        root = np.sqrt(np.maximum(variances, 1e-30))
+        c = np.sqrt(0.5 * variances.shape[-1] / root.sum(axis=-1, keepdims=True))
+        return c / np.sqrt(root)
+
+    def decode(self, received: dict[str, Received], ctx: LinkContext) -> torch.Tensor:
+        k = self.chunks_that_fit(ctx)
+        b = next(iter(received.values())).symbols.shape[0] if received else 1
+        ch, cw = self._check_shape(ctx.image_shape)
+        g = self.options.chunks_per_side
+        chunks = np.zeros((b, 3, g, g, ch * cw))
+        if k:
+            variances = self._dequantise(self._meta_decode(received["meta"], k), ctx)
+            scale = self._scales(variances)
+            rx = received["image"]
+            y = (rx.symbols / rx.gain).cpu().numpy()
+            var = (rx.noise_var / rx.gain.square()).cpu().numpy() / 2.0  # per real dimension
+            y_real = np.stack([y.real, y.imag], axis=-1).reshape(b, k, -1)
+            var_real = np.repeat(var, 2, axis=-1).reshape(b, k, -1)
+            g_l = (scale * variances)[..., None]
+            estimate = g_l * y_real / (scale[..., None] * g_l + var_real)
+            for i, (p, u, v) in enumerate(self.chunk_order()[:k]):
+                chunks[:, p, u, v] = estimate[:, i]
+        return self._from_chunks(chunks, ctx)

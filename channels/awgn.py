@@ -1,0 +1,27 @@
+"""Additive white Gaussian noise, the core channel of every figure."""
+from __future__ import annotations
+
+import torch
+
+from gscsim.conventions import noise_variance
+from gscsim.plugins import Channel, Received
+
+
+def complex_noise(shape: tuple[int, ...], variance: float | torch.Tensor,
+                  generator: torch.Generator, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Circularly symmetric complex Gaussian noise CN(0, variance), variance/2 per real dimension."""
+    # torch.randn with a complex dtype draws real and imaginary parts of variance 1/2 each.
+    unit = torch.randn(shape, dtype=torch.complex64, generator=generator, device=device)
+    if isinstance(variance, torch.Tensor):
+        return unit * variance.sqrt()
+    return unit * (variance ** 0.5)
+
+
+class AWGN(Channel):
+    """AWGN: y = x + n, n ~ CN(0, N0), N0 = 10^(-SNR/10) for unit-power x."""
+
+    def transmit(self, x: torch.Tensor, snr_db: float, generator: torch.Generator) -> Received:
+        n0 = noise_variance(snr_db)
+        y = x + complex_noise(tuple(x.shape), n0, generator, x.device)
+        ones = torch.ones(x.shape, dtype=torch.float32, device=x.device)
+        return Received(symbols=y, gain=ones, noise_var=ones * n0)

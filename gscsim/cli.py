@@ -1,0 +1,94 @@
+"""The `gscsim` command: run, validate, list, plot."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import registry
+from .scenario import ScenarioError, expand, load
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .runner import run_scenario
+
+    root = run_scenario(args.scenario, output=args.output, executor=args.executor,
+                        workers=args.workers, scheduler=args.scheduler, plots=not args.no_plots,
+                        progress=not args.quiet)
+    print(f"results in {root}: summary.csv, frames.csv, manifest.json"
+          + ("" if args.no_plots else ", plots/"))
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    for path in args.scenario:
+        scenario = load(path)
+        print(f"{path}: ok ({len(expand(scenario))} trials)")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    for kind in registry.KINDS:
+        print(f"{kind}:")
+        for name, target in sorted(registry.available(kind).items()):
+            try:
+                summary = registry.resolve(kind, name).summary()
+            except Exception as err:  # a broken third-party plugin must not hide the others
+                summary = f"(cannot load {target}: {err})"
+            print(f"  {name:16s} {summary}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .plots import plot
+
+    for path in plot(args.output, x=args.x, y=args.y, hue=args.hue):
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gscsim", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a scenario (resumes an interrupted run)")
+    run.add_argument("scenario")
+    run.add_argument("--output", help="output folder (default: the scenario's `output`)")
+    run.add_argument("--executor", default="local", choices=["local", "process", "dask"])
+    run.add_argument("--workers", type=int, default=1, help="parallel worker processes")
+    run.add_argument("--scheduler", help="address of an existing dask scheduler (implies dask)")
+    run.add_argument("--no-plots", action="store_true")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_cmd_run)
+
+    validate = sub.add_parser("validate", help="check scenario files")
+    validate.add_argument("scenario", nargs="+")
+    validate.set_defaults(func=_cmd_validate)
+
+    lister = sub.add_parser("list", help="installed transceivers, channels, datasets, metrics")
+    lister.set_defaults(func=_cmd_list)
+
+    plotter = sub.add_parser("plot", help="draw curves from an output folder's summary.csv")
+    plotter.add_argument("output")
+    plotter.add_argument("--x", default="snr_db")
+    plotter.add_argument("--y", default="psnr")
+    plotter.add_argument("--hue", default="transceiver")
+    plotter.set_defaults(func=_cmd_plot)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "scheduler", None):
+        args.executor = "dask"
+    try:
+        return args.func(args)
+    except ScenarioError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError, registry.PluginError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

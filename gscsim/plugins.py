@@ -1,0 +1,158 @@
+"""Base classes of the four plugin kinds: Transceiver, Channel, Dataset and Metric.
+
+A plugin declares its options as a pydantic model `Options` (unknown keys are errors), is built
+as `cls(cls.Options(**options))` by the registry, and reads them from `self.options`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar
+
+import torch
+from pydantic import BaseModel, ConfigDict
+
+
+class NoOptions(BaseModel):
+    """Options model of a plugin that takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Plugin:
+    """Common root: a validated options object and a one-line description for `gscsim list`."""
+
+    Options: ClassVar[type[BaseModel]] = NoOptions
+
+    def __init__(self, options: BaseModel | None = None):
+        self.options = options if options is not None else self.Options()
+
+    @classmethod
+    def summary(cls) -> str:
+        doc = (cls.__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else cls.__name__
+
+
+# ---------------------------------------------------------------- data moving through a link
+
+
+@dataclass
+class Batch:
+    """Frames given to a transceiver.
+
+    images: float [B, 3, H, W] in [0, 1]; captions: B strings; ids: B frame identifiers.
+    """
+
+    images: torch.Tensor
+    captions: list[str]
+    ids: list[str]
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+
+@dataclass
+class LinkContext:
+    """What both ends of a link know about it.
+
+    total_budget: complex channel uses per image allowed at this CBR, channel overhead (pilots)
+    included; image_shape: (3, H, W); snr_db: nominal Es/N0 in dB, `stream_snr_db` overrides it
+    per stream; overhead(n): channel uses the channel adds to a stream of n symbols;
+    generator: seeded generator for any random draw the transceiver makes.
+    """
+
+    total_budget: int
+    image_shape: tuple[int, int, int]
+    cbr: float
+    snr_db: float
+    stream_snr_db: dict[str, float]
+    overhead: Callable[[int], int]
+    generator: torch.Generator
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    def snr_for(self, stream: str) -> float:
+        """Es/N0 in dB that `stream` sees."""
+        return self.stream_snr_db.get(stream, self.snr_db)
+
+    def fits(self, stream_lengths: list[int]) -> bool:
+        """Whether streams of these lengths (each paying its own channel overhead) fit the budget."""
+        return sum(n + self.overhead(n) for n in stream_lengths if n) <= self.total_budget
+
+
+@dataclass
+class Received:
+    """Symbols after the channel and the receiver front-end (equaliser) of one stream.
+
+    symbols: complex [B, N], modelled as gain * x + e; gain: real [B, N], the effective gain
+    the receiver believes in (1 after zero forcing, <1 after MMSE); noise_var: real [B, N], the
+    receiver's estimate of E|e|^2 per symbol. A decoder wanting an unbiased estimate uses
+    symbols / gain with noise variance noise_var / gain^2.
+    """
+
+    symbols: torch.Tensor
+    gain: torch.Tensor
+    noise_var: torch.Tensor
+
+
+# ---------------------------------------------------------------- the plugin kinds
+
+
+class Transceiver(Plugin):
+    """A sender/receiver pair: images -> named streams of complex symbols -> images.
+
+    `encode` returns {stream name: complex64 [B, N_stream]}; the engine scales every stream to
+    unit average power per symbol (emit unit power yourself: the decoder is not told the scale),
+    checks that the streams fit `ctx.total_budget` (test with `ctx.fits([n1, n2, ...])`), and
+    passes each through the channel at `ctx.snr_for(stream)`.
+    `decode` gets {stream name: Received} and returns float images [B, 3, H, W] in [0, 1].
+    """
+
+    def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def decode(self, received: dict[str, Received], ctx: LinkContext) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class Channel(Plugin):
+    """A complex-baseband channel plus the receiver front-end (channel estimate, equaliser)."""
+
+    def overhead_symbols(self, n_payload: int) -> int:
+        """Extra channel uses (pilots) spent to carry `n_payload` symbols; 0 by default."""
+        return 0
+
+    def transmit(self, x: torch.Tensor, snr_db: float, generator: torch.Generator) -> Received:
+        """Send unit-power symbols x (complex [B, N]) at Es/N0 `snr_db`; return the receiver's view."""
+        raise NotImplementedError
+
+
+@dataclass
+class Frame:
+    """One dataset item: image float [3, H, W] in [0, 1], its caption, a stable id."""
+
+    image: torch.Tensor
+    caption: str
+    id: str
+
+
+class Dataset(Plugin):
+    """An indexable, deterministic set of frames of one image size."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> Frame:
+        raise NotImplementedError
+
+
+class Metric(Plugin):
+    """A per-frame quality measure between reference and received images.
+
+    `__call__(reference, received)` takes float [B, 3, H, W] in [0, 1] and returns float64 [B].
+    `higher_is_better` and `unit` label the plots.
+    """
+
+    unit: ClassVar[str] = ""
+    higher_is_better: ClassVar[bool] = True
+
+    def __call__(self, reference: torch.Tensor, received: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError

@@ -1,0 +1,192 @@
+"""The results store: one JSON file per trial (written atomically, so a run resumes where it
+stopped), and the tables built from them: frames.csv, summary.csv and manifest.json."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Iterable
+
+from scipy import stats
+
+from .scenario import Scenario, Trial, trial_id
+
+# Per-frame columns that are not quality figures (and so not averaged as such in the summary).
+TIMING_COLUMNS = ("encode_s", "channel_s", "decode_s", "metrics_s")
+EXTRA_MEANS = ("achieved_cbr", "tx_power") + TIMING_COLUMNS
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` so readers see the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ResultStore:
+    """Trial results under `root/trials/<trial id>.json`."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.trials_dir = self.root / "trials"
+
+    def path(self, tid: str) -> Path:
+        return self.trials_dir / f"{tid}.json"
+
+    def has(self, tid: str) -> bool:
+        return self.path(tid).exists()
+
+    def write(self, result: dict[str, Any]) -> None:
+        write_atomic(self.path(result["id"]), json.dumps(result, allow_nan=True))
+
+    def read(self, tid: str) -> dict[str, Any]:
+        return json.loads(self.path(tid).read_text(encoding="utf-8"))
+
+    def pending(self, scenario: Scenario, trials: list[Trial]) -> list[Trial]:
+        return [t for t in trials if not self.has(trial_id(scenario, t))]
+
+
+# ---------------------------------------------------------------- tables
+
+
+def frame_rows(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for result in results:
+        keys = Trial.from_dict(result["trial"]).keys()
+        rows += [{**keys, **frame} for frame in result["frames"]]
+    return rows
+
+
+def mean_ci95(values: list[float]) -> tuple[float, float]:
+    """Mean and 95% confidence half-width (Student t); half-width NaN for fewer than 2 values.
+
+    Infinite values (PSNR of a perfect frame) make both infinite/NaN as they should."""
+    n = len(values)
+    if n == 0:
+        return math.nan, math.nan
+    mean = math.fsum(values) / n
+    if n < 2 or not math.isfinite(mean):
+        return mean, math.nan
+    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, float(stats.t.ppf(0.975, n - 1)) * math.sqrt(var / n)
+
+
+def summary_rows(results: Iterable[dict[str, Any]], metrics: list[str]) -> list[dict[str, Any]]:
+    """One row per trial: its keys, n_frames, each metric's mean and `<metric>_ci95`, and the
+    means of achieved CBR, transmit power and the per-frame timings."""
+    rows = []
+    for result in results:
+        frames = result["frames"]
+        row = {**Trial.from_dict(result["trial"]).keys(), "n_frames": len(frames)}
+        for m in metrics:
+            row[m], row[f"{m}_ci95"] = mean_ci95([f[m] for f in frames])
+        for col in EXTRA_MEANS:
+            row[col] = mean_ci95([f[col] for f in frames])[0]
+        rows.append(row)
+    return rows
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: _fmt(row.get(c, "")) for c in columns})
+    return buffer.getvalue()
+
+
+def _fmt(value: Any) -> Any:
+    return repr(value) if isinstance(value, float) else value
+
+
+def read_csv(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a gscsim CSV with numeric cells converted to float."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def _number(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+# ---------------------------------------------------------------- the output folder
+
+
+def write_tables(root: Path, scenario: Scenario, trials: list[Trial]) -> list[dict[str, Any]]:
+    """(Re)build frames.csv and summary.csv from the stored trials of this scenario."""
+    store = ResultStore(root)
+    results = [store.read(trial_id(scenario, t)) for t in trials if store.has(trial_id(scenario, t))]
+    write_atomic(root / "frames.csv", to_csv(frame_rows(results)))
+    summary = summary_rows(results, scenario.metrics)
+    write_atomic(root / "summary.csv", to_csv(summary))
+    return summary
+
+
+def write_manifest(root: Path, scenario: Scenario, trials: list[Trial], started: datetime,
+                   ended: datetime | None, executor: str) -> None:
+    manifest = {
+        "scenario": scenario.model_dump(mode="json"),
+        "n_trials": len(trials),
+        "seeds": scenario.seeds,
+        "trial_ids": [trial_id(scenario, t) for t in trials],
+        "executor": executor,
+        "started": started.isoformat(),
+        "ended": ended.isoformat() if ended else None,
+        "versions": package_versions(),
+        "git_revision": git_revision(),
+        "platform": platform.platform(),
+    }
+    write_atomic(root / "manifest.json", json.dumps(manifest, indent=2))
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def package_versions() -> dict[str, str | None]:
+    names = ["gscsim", "torch", "numpy", "scipy", "sionna-no-rt", "pytorch-msssim", "simpy",
+             "dask", "distributed"]
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_revision() -> str | None:
+    """The git commit of the gscsim source tree, with '-dirty' if it has local changes."""
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=10)
+        if rev.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=here, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+        return rev.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None

@@ -1,0 +1,251 @@
+"""Scenario files: YAML -> validated `Scenario` -> the list of `Trial`s it asks for.
+
+Every problem in a file is reported at once, each with its field path, e.g.
+`scenarios/x.yaml: transceivers[0].name: unknown transceiver 'foo'; known: softcast`.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import registry
+from .conventions import parse_ratio
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be run; the message lists every problem with its field path."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source, self.problems = source, problems
+        lines = [f"  {path or '(top level)'}: {message}" for path, message in problems]
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"{source}: {len(problems)} {noun}\n" + "\n".join(lines))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PluginSpec(_Strict):
+    """One transceiver or channel: registered name (or "module:Class"), label, options, sweeps."""
+
+    name: str
+    label: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    sweep: dict[str, list[Any]] = Field(
+        default_factory=dict, description="option name -> values, each a separate trial")
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+
+class DatasetSpec(_Strict):
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SweepSpec(_Strict):
+    snr_db: list[float] = Field(..., min_length=1, description="Es/N0 values in dB")
+    cbr: list[float] = Field(..., min_length=1, description="channel uses per source value")
+    stream_snr_db: dict[str, list[float]] = Field(
+        default_factory=dict, description="stream name -> its own SNR values (others follow snr_db)")
+
+    @field_validator("cbr", mode="before")
+    @classmethod
+    def _fractions(cls, values: Any) -> Any:
+        if not isinstance(values, list):
+            return values
+        out = []
+        for v in values:
+            try:
+                out.append(parse_ratio(v))
+            except (TypeError, ValueError):
+                raise ValueError(f"cbr values are numbers or fractions like \"1/48\"; got {v!r}")
+        if any(v <= 0 for v in out):
+            raise ValueError("cbr values must be positive")
+        return out
+
+
+class Scenario(_Strict):
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    seed: int | list[int] = Field(0, description="one seed, or a list: each is a repetition")
+    dataset: DatasetSpec
+    transceivers: list[PluginSpec] = Field(..., min_length=1)
+    channels: list[PluginSpec] = Field(..., min_length=1)
+    sweep: SweepSpec
+    metrics: list[str] = Field(default_factory=lambda: ["psnr"], min_length=1)
+    batch_size: int = Field(8, ge=1, description="frames encoded and decoded together")
+    device: str = "cpu"
+    output: str | None = Field(None, description="output folder; default results/<name>")
+
+    @property
+    def seeds(self) -> list[int]:
+        return self.seed if isinstance(self.seed, list) else [self.seed]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One point of the sweep: a transceiver x channel x SNR x CBR x seed combination."""
+
+    transceiver: str                       # display label
+    transceiver_name: str
+    transceiver_options: dict[str, Any]
+    channel: str
+    channel_name: str
+    channel_options: dict[str, Any]
+    snr_db: float
+    cbr: float
+    seed: int
+    stream_snr_db: dict[str, float] = field(default_factory=dict)
+    swept: dict[str, Any] = field(default_factory=dict)   # swept option values, for columns
+
+    def keys(self) -> dict[str, Any]:
+        """The columns that identify this trial in frames.csv and summary.csv."""
+        row = {"transceiver": self.transceiver, "channel": self.channel, "snr_db": self.snr_db,
+               "cbr": self.cbr, "seed": self.seed}
+        row.update({f"snr_db.{s}": v for s, v in sorted(self.stream_snr_db.items())})
+        row.update(self.swept)
+        return row
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Trial":
+        return cls(**data)
+
+
+def trial_id(scenario: Scenario, trial: Trial) -> str:
+    """Stable id: a readable slug plus a hash of everything that changes the trial's numbers."""
+    fingerprint = {"trial": trial.to_dict(), "dataset": scenario.dataset.model_dump(mode="json"),
+                   "metrics": scenario.metrics, "batch_size": scenario.batch_size}
+    digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:12]
+    slug = f"{trial.transceiver}_{trial.channel}_snr{trial.snr_db:g}_cbr{trial.cbr:.4g}_s{trial.seed}"
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in slug) + "_" + digest
+
+
+# ---------------------------------------------------------------- loading and validation
+
+
+def load(path: str | Path) -> Scenario:
+    """Read and fully validate a scenario file (schema, plugin names, plugin options)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(str(path), [("", "file not found")]) from None
+    except yaml.YAMLError as err:
+        raise ScenarioError(str(path), [("", f"not valid YAML: {err}")]) from None
+    return validate(raw, source=str(path), search_dir=path.parent)
+
+
+def validate(raw: Any, source: str = "<scenario>", search_dir: Path | None = None) -> Scenario:
+    if not isinstance(raw, dict):
+        raise ScenarioError(source, [("", "expected a mapping of fields (name, dataset, ...)")])
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as err:
+        raise ScenarioError(source, [(_path(e["loc"]), _message(e)) for e in err.errors()]) from None
+    problems = _check_plugins(scenario, search_dir)
+    if problems:
+        raise ScenarioError(source, problems)
+    return scenario
+
+
+def _path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _message(error: dict) -> str:
+    msg = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return "unknown field (check its spelling)"
+    if error["type"] == "missing":
+        return "required field is missing"
+    if "input" in error and error["type"] not in ("missing",):
+        return f"{msg} (got {error['input']!r})"
+    return msg
+
+
+def _check_plugins(scenario: Scenario, search_dir: Path | None) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    specs = [("datasets", "dataset", scenario.dataset)]
+    specs += [("transceivers", f"transceivers[{i}]", s) for i, s in enumerate(scenario.transceivers)]
+    specs += [("channels", f"channels[{i}]", s) for i, s in enumerate(scenario.channels)]
+    for kind, where, spec in specs:
+        try:
+            cls = registry.resolve(kind, spec.name, search_dir)
+        except registry.PluginError as err:
+            problems.append((f"{where}.name", str(err)))
+            continue
+        for options in _option_sets(spec):
+            try:
+                cls.Options.model_validate(options)
+            except ValidationError as err:
+                problems += [(f"{where}.options{('.' + _path(e['loc'])) if e['loc'] else ''}",
+                              _message(e)) for e in err.errors()]
+                break
+    for i, name in enumerate(scenario.metrics):
+        try:
+            registry.resolve("metrics", name, search_dir)
+        except registry.PluginError as err:
+            problems.append((f"metrics[{i}]", str(err)))
+    labels = [t.display for t in scenario.transceivers]
+    if len(set(labels)) != len(labels):
+        problems.append(("transceivers", "two transceivers share a label; give each a `label`"))
+    return problems
+
+
+def _option_sets(spec: PluginSpec | DatasetSpec) -> list[dict[str, Any]]:
+    """Every options dict a spec expands to (its base options with each swept combination)."""
+    sweep = getattr(spec, "sweep", {}) or {}
+    if not sweep:
+        return [dict(spec.options)]
+    names = sorted(sweep)
+    return [{**spec.options, **dict(zip(names, combo))}
+            for combo in itertools.product(*(sweep[n] for n in names))]
+
+
+# ---------------------------------------------------------------- expansion
+
+
+def expand(scenario: Scenario) -> list[Trial]:
+    """All trials of a scenario, in a stable order."""
+    stream_names = sorted(scenario.sweep.stream_snr_db)
+    stream_combos = list(itertools.product(*(scenario.sweep.stream_snr_db[s] for s in stream_names)))
+    trials = []
+    for seed in scenario.seeds:
+        for tx in scenario.transceivers:
+            swept_names = sorted(tx.sweep)
+            for tx_options in _option_sets(tx):
+                swept = {f"{tx.display}.{n}": tx_options[n] for n in swept_names}
+                for ch in scenario.channels:
+                    for ch_options in _option_sets(ch):
+                        ch_swept = {f"{ch.display}.{n}": ch_options[n] for n in sorted(ch.sweep)}
+                        for snr in scenario.sweep.snr_db:
+                            for cbr in scenario.sweep.cbr:
+                                for combo in stream_combos:
+                                    trials.append(Trial(
+                                        transceiver=tx.display, transceiver_name=tx.name,
+                                        transceiver_options=tx_options, channel=ch.display,
+                                        channel_name=ch.name, channel_options=ch_options,
+                                        snr_db=float(snr), cbr=float(cbr), seed=seed,
+                                        stream_snr_db=dict(zip(stream_names, combo)),
+                                        swept={**swept, **ch_swept}))
+    return trials
+
+
+def output_dir(scenario: Scenario, override: str | Path | None = None) -> Path:
+    return Path(override or scenario.output or Path("results") / scenario.name)

@@ -1,0 +1,25 @@
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture
+def tiny_scenario() -> dict:
+    """A scenario small enough to run in a second: 3 photos at 64x64."""
+    return {
+        "name": "tiny",
+        "seed": 7,
+        "dataset": {"name": "samples", "options": {"size": 64, "limit": 3}},
+        "transceivers": [{"name": "softcast", "options": {"chunks_per_side": 4}}],
+        "channels": [{"name": "awgn"}, {"name": "rayleigh_block", "label": "rayleigh"}],
+        "sweep": {"snr_db": [0, 10], "cbr": ["1/12", "1/6"]},
+        "metrics": ["psnr", "ssim"],
+        "batch_size": 2,
+    }
+
+
+os.environ.setdefault("MPLBACKEND", "Agg")
