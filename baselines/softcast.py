@@ -42,7 +42,7 @@ class SoftCastOptions(BaseModel):
     chunks_per_side: int = Field(8, ge=1, description="G: each DCT plane is cut into G x G chunks")
     color: str = Field("ycbcr", pattern="^(ycbcr|rgb)$", description="colour space of the planes")
     meta_bits: int = Field(6, ge=2, le=16, description="bits per quantised chunk log2-std")
-    meta_repetition: int = Field(8, ge=1, description="repetition factor of the side information")
+    meta_repetition: int = Field(16, ge=1, description="repetition factor of the side information")
     chroma_offset: int = Field(1, ge=0, description="frequency rank by which chroma chunks yield")
 
 

@@ -63,7 +63,8 @@ def plot(root: str | Path, x: str = "snr_db", y: str = "psnr", hue: str = "trans
     panel_keys = [k for k in key_columns(rows) if k not in (x, hue)
                   and len({r[k] for r in rows}) > 1]
     panels = sorted({tuple(r[k] for k in panel_keys) for r in rows}, key=str)
-    ncols = min(3, len(panels))
+    # Rows by the first varying key, columns by the last (e.g. channel x CBR).
+    ncols = min(4, len({p[-1] for p in panels})) if panel_keys else 1
     nrows = math.ceil(len(panels) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False,
                              sharey=True)

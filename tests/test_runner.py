@@ -1,0 +1,106 @@
+"""End to end: output files, identical numbers whatever the executor, resume after a stop."""
+import json
+
+import pytest
+
+from gscsim.cli import main
+from gscsim.results import mean_ci95, read_csv
+from gscsim.runner import run_loaded
+from gscsim.scenario import validate
+
+TIMING = {"encode_s", "channel_s", "decode_s", "metrics_s"}
+
+
+def quality(root):
+    rows = read_csv(root / "summary.csv")
+    return sorted((tuple(sorted((k, v) for k, v in r.items() if k not in TIMING)) for r in rows),
+                  key=str)
+
+
+def _run(tmp_path, raw, name, **kw):
+    return run_loaded(validate(raw), tmp_path / name, progress=False, **kw)
+
+
+def test_output_folder_holds_tables_manifest_and_plots(tmp_path, tiny_scenario):
+    root = _run(tmp_path, tiny_scenario, "out")
+    summary = read_csv(root / "summary.csv")
+    assert len(summary) == 8
+    for column in ["transceiver", "channel", "snr_db", "cbr", "seed", "n_frames", "psnr",
+                   "psnr_ci95", "ssim", "ssim_ci95", "achieved_cbr"]:
+        assert column in summary[0]
+    frames = read_csv(root / "frames.csv")
+    assert len(frames) == 8 * 3
+    row = summary[0]
+    chosen = [f["psnr"] for f in frames if all(f[k] == row[k] for k in
+                                                ("transceiver", "channel", "snr_db", "cbr"))]
+    mean, ci = mean_ci95(chosen)
+    assert row["psnr"] == pytest.approx(mean) and row["psnr_ci95"] == pytest.approx(ci)
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["scenario"]["name"] == "tiny" and manifest["ended"]
+    assert manifest["versions"]["torch"]
+    for name in ["psnr_vs_snr_db", "psnr_vs_cbr", "ssim_vs_snr_db"]:
+        assert (root / "plots" / f"{name}.png").stat().st_size > 10_000
+        assert (root / "plots" / f"{name}.pdf").exists()
+
+
+def test_psnr_rises_with_snr_over_awgn(tmp_path, tiny_scenario):
+    tiny_scenario["channels"] = [{"name": "awgn"}]
+    root = _run(tmp_path, tiny_scenario, "out")
+    rows = [r for r in read_csv(root / "summary.csv") if r["cbr"] == 1 / 6]
+    by_snr = {r["snr_db"]: r["psnr"] for r in rows}
+    assert by_snr[10.0] > by_snr[0.0] + 3
+
+
+def test_executors_give_identical_quality(tmp_path, tiny_scenario):
+    local = _run(tmp_path, tiny_scenario, "local")
+    processes = _run(tmp_path, tiny_scenario, "process", executor="process", workers=2)
+    dask = _run(tmp_path, tiny_scenario, "dask", executor="dask", workers=2)
+    assert quality(local) == quality(processes) == quality(dask)
+
+
+def test_interrupted_run_resumes_to_the_same_summary(tmp_path, tiny_scenario, monkeypatch):
+    full = _run(tmp_path, tiny_scenario, "full")
+    import gscsim.runner as runner
+
+    real_execute = runner.execute
+
+    def stop_after_three(scenario, trials, on_result, **kw):
+        def counting(result):
+            on_result(result)
+            if len(list((tmp_path / "part" / "trials").glob("*.json"))) == 3:
+                raise KeyboardInterrupt
+        real_execute(scenario, trials, counting, **kw)
+
+    monkeypatch.setattr(runner, "execute", stop_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, tiny_scenario, "part")
+    assert len(read_csv(tmp_path / "part" / "summary.csv")) == 3    # finished trials kept
+    monkeypatch.setattr(runner, "execute", real_execute)
+    calls = []
+    monkeypatch.setattr(runner, "execute",
+                        lambda s, trials, *a, **k: (calls.append(len(trials)),
+                                                    real_execute(s, trials, *a, **k)))
+    _run(tmp_path, tiny_scenario, "part")
+    assert calls == [5]                                              # only the missing trials
+    assert quality(tmp_path / "part") == quality(full)
+
+
+def test_cli_run_and_plot(tmp_path, tiny_scenario, capsys):
+    import yaml
+
+    tiny_scenario["output"] = str(tmp_path / "cli")
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(tiny_scenario))
+    assert main(["run", str(path), "--quiet", "--no-plots"]) == 0
+    assert main(["plot", str(tmp_path / "cli"), "--x", "cbr", "--y", "ssim"]) == 0
+    assert (tmp_path / "cli" / "plots" / "ssim_vs_cbr.png").exists()
+    assert main(["plot", str(tmp_path / "cli"), "--y", "lpips"]) == 1
+    assert "column 'lpips' is not in" in capsys.readouterr().err
+
+
+def test_cli_list_shows_builtins(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ["softcast", "awgn", "rayleigh_block", "rayleigh_fast", "rician", "samples",
+                 "folder", "psnr", "ssim", "ms_ssim"]:
+        assert name in out

@@ -1,0 +1,94 @@
+import copy
+
+import pytest
+import yaml
+
+from gscsim.cli import main
+from gscsim.scenario import ScenarioError, expand, load, trial_id, validate
+
+REPO_SCENARIOS = ["scenarios/quickstart.yaml"]
+
+
+@pytest.mark.parametrize("path", REPO_SCENARIOS)
+def test_shipped_scenarios_validate(path):
+    from conftest import REPO
+
+    scenario = load(REPO / path)
+    assert expand(scenario)
+
+
+def test_expansion_covers_every_combination(tiny_scenario):
+    trials = expand(validate(tiny_scenario))
+    assert len(trials) == 1 * 2 * 2 * 2
+    assert {t.cbr for t in trials} == {1 / 12, 1 / 6}
+    scenario = validate(tiny_scenario)
+    assert len({trial_id(scenario, t) for t in trials}) == len(trials)
+
+
+def test_option_sweeps_become_trials_and_columns(tiny_scenario):
+    tiny_scenario["transceivers"][0]["sweep"] = {"meta_repetition": [2, 4, 8]}
+    trials = expand(validate(tiny_scenario))
+    assert len(trials) == 3 * 2 * 2 * 2
+    assert {t.keys()["softcast.meta_repetition"] for t in trials} == {2, 4, 8}
+
+
+def _problems(raw) -> str:
+    with pytest.raises(ScenarioError) as info:
+        validate(raw, source="bad.yaml")
+    return str(info.value)
+
+
+def test_unknown_transceiver_lists_known_ones(tiny_scenario):
+    tiny_scenario["transceivers"][0]["name"] = "nosuch"
+    message = _problems(tiny_scenario)
+    assert "bad.yaml" in message
+    assert "transceivers[0].name: unknown transceiver 'nosuch'; known:" in message
+    assert "softcast" in message
+
+
+def test_every_problem_is_reported_with_its_field_path(tiny_scenario):
+    raw = copy.deepcopy(tiny_scenario)
+    raw["sweep"]["cbr"] = ["1/12", "abc"]
+    raw["batch_size"] = 0
+    raw["colour"] = "red"
+    del raw["dataset"]
+    message = _problems(raw)
+    assert "4 problems" in message
+    assert "sweep.cbr: cbr values are numbers or fractions" in message
+    assert "batch_size: Input should be greater than or equal to 1" in message
+    assert "colour: unknown field" in message
+    assert "dataset: required field is missing" in message
+
+
+def test_plugin_options_are_validated(tiny_scenario):
+    tiny_scenario["channels"][1]["options"] = {"equaliser": "zf"}
+    tiny_scenario["transceivers"][0]["sweep"] = {"chunks_per_side": [4, 0]}
+    message = _problems(tiny_scenario)
+    assert "channels[1].options.equaliser: unknown field" in message
+    assert "transceivers[0].options.chunks_per_side: Input should be greater than or equal to 1" \
+        in message
+
+
+def test_unknown_metric_and_duplicate_labels(tiny_scenario):
+    tiny_scenario["metrics"] = ["psnr", "vmaf"]
+    tiny_scenario["transceivers"].append({"name": "softcast"})
+    message = _problems(tiny_scenario)
+    assert "metrics[1]: unknown metric 'vmaf'" in message
+    assert "share a label" in message
+
+
+def test_validate_command_reports_file_and_field(tmp_path, tiny_scenario, capsys):
+    tiny_scenario["channels"][0]["name"] = "awgnn"
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(tiny_scenario))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "channels[0].name: unknown channel 'awgnn'" in err
+    assert "rayleigh_block" in err
+
+
+def test_malformed_yaml_names_the_file(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text("name: [unclosed\n")
+    with pytest.raises(ScenarioError, match="(?s)x.yaml.*not valid YAML.*line 1"):
+        load(path)

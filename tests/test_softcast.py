@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+import torch
+
+from gscsim.baselines.softcast import SoftCast
+from gscsim.channels.awgn import AWGN
+from gscsim.conventions import average_power, symbol_budget
+from gscsim.datasets import SamplePhotos
+from gscsim.metrics import PSNR
+from gscsim.plugins import Batch, LinkContext
+
+
+def _ctx(cbr, snr, shape=(3, 64, 64)):
+    return LinkContext(total_budget=symbol_budget(cbr, shape), image_shape=shape, cbr=cbr,
+                       snr_db=snr, stream_snr_db={}, overhead=lambda n: 0,
+                       generator=torch.Generator().manual_seed(0))
+
+
+@pytest.fixture(scope="module")
+def photos():
+    ds = SamplePhotos(SamplePhotos.Options(size=64))
+    return torch.stack([ds[i].image for i in range(len(ds))])
+
+
+def _psnr(photos, cbr, snr, seed=0, **options):
+    sc = SoftCast(SoftCast.Options(**options))
+    ctx = _ctx(cbr, snr)
+    streams = sc.encode(Batch(photos, [], []), ctx)
+    g = torch.Generator().manual_seed(seed)
+    received = {k: AWGN().transmit(v, snr, g) for k, v in streams.items()}
+    return PSNR()(photos, sc.decode(received, ctx)).mean().item(), streams, ctx
+
+
+def test_transforms_are_lossless_without_noise(photos):
+    sc = SoftCast(SoftCast.Options(chunks_per_side=4))
+    ctx = _ctx(1.0, 100.0)
+    back = sc._from_chunks(sc._to_chunks(photos, ctx), ctx)
+    assert torch.allclose(back, photos, atol=1e-5)
+
+
+def test_uses_budget_and_unit_power(photos):
+    _, streams, ctx = _psnr(photos, 1 / 12, 10.0, chunks_per_side=4)
+    used = sum(s.shape[1] for s in streams.values())
+    assert used <= ctx.total_budget and used > 0.8 * ctx.total_budget
+    assert abs(average_power(streams["image"]).mean().item() - 1) < 0.05
+
+
+def test_quality_rises_with_snr_and_cbr(photos):
+    by_snr = [_psnr(photos, 1 / 12, s, chunks_per_side=4)[0] for s in (0, 10, 20, 30)]
+    assert all(a < b for a, b in zip(by_snr, by_snr[1:])), by_snr
+    by_cbr = [_psnr(photos, c, 20, chunks_per_side=4)[0] for c in (1 / 48, 1 / 12, 1 / 3)]
+    assert all(a < b for a, b in zip(by_cbr, by_cbr[1:])), by_cbr
+
+
+def test_side_information_is_exact_at_high_snr(photos):
+    sc = SoftCast(SoftCast.Options(chunks_per_side=4))
+    ctx = _ctx(1 / 12, 40.0)
+    k = sc.chunks_that_fit(ctx)
+    codes = np.random.default_rng(0).integers(0, 2 ** 6, size=(5, k))
+    meta = sc._meta_encode(codes)
+    rx = AWGN().transmit(meta, 40.0, torch.Generator().manual_seed(1))
+    assert (sc._meta_decode(rx, k) == codes).all()
+
+
+def test_odd_image_size_is_a_clear_error():
+    sc = SoftCast(SoftCast.Options(chunks_per_side=8))
+    with pytest.raises(ValueError, match="must be divisible by chunks_per_side=8"):
+        sc.chunks_that_fit(_ctx(1 / 12, 0.0, shape=(3, 60, 60)))
+
+
+def test_budget_too_small_for_a_chunk_sends_nothing_and_decodes_grey(photos):
+    sc = SoftCast(SoftCast.Options(chunks_per_side=2))
+    ctx = _ctx(1 / 1000, 10.0)
+    assert sc.encode(Batch(photos[:1], [], []), ctx) == {}
+    assert torch.allclose(sc.decode({}, ctx), torch.full((1, 3, 64, 64), 0.5), atol=1e-6)
