@@ -76,7 +76,8 @@ def _context(trial: Trial, tid: str, batch_index: int, shape: tuple[int, int, in
     return LinkContext(total_budget=symbol_budget(trial.cbr, shape), image_shape=shape,
                        cbr=trial.cbr, snr_db=trial.snr_db, stream_snr_db=dict(trial.stream_snr_db),
                        overhead=channel.overhead_symbols,
-                       generator=seeding.generator(trial.seed, tid, batch_index, "transceiver"),
+                       generator=seeding.generator(trial.seed, tid, batch_index, "transceiver",
+                                                   device=device),
                        device=device)
 
 
@@ -105,7 +106,7 @@ def _run_batch(scenario: Scenario, trial: Trial, tid: str, batch_index: int, bat
         if lengths[name] == 0:
             continue
         energy += average_power(x).double().cpu() * lengths[name]
-        g = seeding.generator(trial.seed, tid, batch_index, "channel", name)
+        g = seeding.generator(trial.seed, tid, batch_index, "channel", name, device=x.device)
         received[name] = channel.transmit(normalize_power(x), ctx.snr_for(name), g)
     t_channel = time.perf_counter() - t0
 

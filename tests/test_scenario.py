@@ -30,6 +30,11 @@ def test_option_sweeps_become_trials_and_columns(tiny_scenario):
     trials = expand(validate(tiny_scenario))
     assert len(trials) == 3 * 2 * 2 * 2
     assert {t.keys()["softcast.meta_repetition"] for t in trials} == {2, 4, 8}
+    tiny_scenario["channels"][1]["sweep"] = {"pilots_per_block": [2, 4]}
+    tiny_scenario["channels"][1]["options"] = {"csi": "pilots"}
+    trials = expand(validate(tiny_scenario))
+    assert len(trials) == 3 * (1 + 2) * 2 * 2
+    assert {t.channel_options.get("pilots_per_block") for t in trials} == {None, 2, 4}
 
 
 def _problems(raw) -> str:
