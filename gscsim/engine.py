@@ -2,7 +2,6 @@
 decode -> metrics, batch by batch. Returns plain records; the results store persists them."""
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,7 +147,3 @@ def _check_decoded(trial: Trial, decoded: torch.Tensor, reference: torch.Tensor)
         raise TrialError(f"transceiver '{trial.transceiver}' decoded NaN or inf pixels at "
                          f"SNR {trial.snr_db} dB, CBR {trial.cbr:.5g}, channel '{trial.channel}'")
 
-
-def compute_seconds(result: dict[str, Any]) -> float:
-    """Transceiver + channel compute inside a trial result (for the overhead benchmark)."""
-    return math.fsum(r["encode_s"] + r["channel_s"] + r["decode_s"] for r in result["frames"])
