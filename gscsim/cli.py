@@ -39,9 +39,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .plots import plot
+    from .plots import plot, plot_cdf
 
-    for path in plot(args.output, x=args.x, y=args.y, hue=args.hue):
+    if args.cdf:
+        paths = plot_cdf(args.output, args.cdf, hue=args.hue)
+    else:
+        paths = plot(args.output, x=args.x, y=args.y, hue=args.hue)
+    for path in paths:
         print(path)
     return 0
 
@@ -71,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     plotter.add_argument("output")
     plotter.add_argument("--x", default="snr_db")
     plotter.add_argument("--y", default="psnr")
-    plotter.add_argument("--hue", default="transceiver")
+    plotter.add_argument("--hue", default="transceiver", help="one line per value of this key")
+    plotter.add_argument("--cdf", metavar="COLUMN",
+                         help="draw the CDF of a frames.csv column instead (e.g. latency_s)")
     plotter.set_defaults(func=_cmd_plot)
     return parser
 

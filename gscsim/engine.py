@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
 from . import registry, seeding
 from .conventions import achieved_cbr, average_power, normalize_power, symbol_budget
-from .plugins import Batch, Channel, Dataset, LinkContext, Metric, Transceiver
-from .scenario import Scenario, Trial, trial_id
+from .plugins import (Batch, Channel, Dataset, Decoded, LinkContext, Metric, Received,
+                      Transceiver)
+from .scenario import Scenario, Trial, seed_key, trial_id
 
 
 class BudgetExceeded(RuntimeError):
@@ -46,45 +47,59 @@ def build_plugins(scenario: Scenario, trial: Trial, search_dir: Path | None = No
 
 def run_trial(scenario: Scenario, trial: Trial, search_dir: Path | None = None,
               plugins: Plugins | None = None) -> dict[str, Any]:
-    """Run one trial; returns {"id", "trial", "frames": [record, ...], "compute_s", "wall_s"}.
+    """Run one trial; returns {"id", "trial", "frames": [record, ...], "wall_s"}.
 
-    Each frame record holds the frame id, every metric, the achieved CBR, the symbols sent, the
-    mean transmit power before normalisation, and the encode / channel / decode / metrics wall
-    seconds (a batch's time shared equally among its frames).
+    Without a `timing` section every dataset frame goes through the link once; with one, the
+    trial is a timed simulation of all its links (gscsim.timing) and records gain timestamps.
     """
+    if scenario.timing is not None:
+        from .timing import run_timed_trial
+
+        return run_timed_trial(scenario, trial, search_dir)
     started = time.perf_counter()
     plugins = plugins or build_plugins(scenario, trial, search_dir)
-    tid = trial_id(scenario, trial)
-    device = torch.device(scenario.device)
-    records: list[dict[str, Any]] = []
-    compute_s = 0.0
-    n = len(plugins.dataset)
-    for batch_index, start in enumerate(range(0, n, scenario.batch_size)):
-        frames = [plugins.dataset[i] for i in range(start, min(n, start + scenario.batch_size))]
-        batch = Batch(images=torch.stack([f.image for f in frames]).to(device),
-                      captions=[f.caption for f in frames], ids=[f.id for f in frames])
-        rows, seconds = _run_batch(scenario, trial, tid, batch_index, batch, plugins)
-        records += rows
-        compute_s += seconds
-    return {"id": tid, "trial": trial.to_dict(), "frames": records, "compute_s": compute_s,
+    records = run_frames(scenario, trial, plugins, range(len(plugins.dataset)),
+                         key=seed_key(scenario, trial))
+    return {"id": trial_id(scenario, trial), "trial": trial.to_dict(), "frames": records,
             "wall_s": time.perf_counter() - started}
 
 
-def _context(trial: Trial, tid: str, batch_index: int, shape: tuple[int, int, int],
+def run_frames(scenario: Scenario, trial: Trial, plugins: Plugins, frame_indices: Sequence[int],
+               key: str, max_retransmissions: int = 0) -> list[dict[str, Any]]:
+    """Send the dataset frames `frame_indices` through the link, batch by batch.
+
+    `key` salts every random draw (the trial's seed key, plus a link name for multi-link trials).
+    Each record holds the frame id, every metric, the achieved CBR, the channel uses sent, the
+    mean transmit power before normalisation, the number of transmission attempts (ARQ), the
+    frame's integrity flag when the transceiver reports one, and the encode / channel / decode /
+    metrics wall seconds (a batch's time shared equally among its frames; all attempts summed).
+    """
+    device = torch.device(scenario.device)
+    indices = list(frame_indices)
+    records: list[dict[str, Any]] = []
+    for batch_index, start in enumerate(range(0, len(indices), scenario.batch_size)):
+        frames = [plugins.dataset[i] for i in indices[start:start + scenario.batch_size]]
+        batch = Batch(images=torch.stack([f.image for f in frames]).to(device),
+                      captions=[f.caption for f in frames], ids=[f.id for f in frames])
+        records += _run_batch(trial, key, batch_index, batch, plugins, max_retransmissions)
+    return records
+
+
+def _context(trial: Trial, key: str, batch_index: int, shape: tuple[int, int, int],
              channel: Channel, device: torch.device) -> LinkContext:
     return LinkContext(total_budget=symbol_budget(trial.cbr, shape), image_shape=shape,
                        cbr=trial.cbr, snr_db=trial.snr_db, stream_snr_db=dict(trial.stream_snr_db),
                        overhead=channel.overhead_symbols,
-                       generator=seeding.generator(trial.seed, tid, batch_index, "transceiver",
+                       generator=seeding.generator(trial.seed, key, batch_index, "transceiver",
                                                    device=device),
                        device=device)
 
 
-def _run_batch(scenario: Scenario, trial: Trial, tid: str, batch_index: int, batch: Batch,
-               plugins: Plugins) -> tuple[list[dict[str, Any]], float]:
+def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: Plugins,
+               max_retransmissions: int) -> list[dict[str, Any]]:
     tx, channel = plugins.transceiver, plugins.channel
     shape = tuple(batch.images.shape[1:])
-    ctx = _context(trial, tid, batch_index, shape, channel, batch.images.device)
+    ctx = _context(trial, key, batch_index, shape, channel, batch.images.device)
     b = len(batch)
 
     t0 = time.perf_counter()
@@ -97,25 +112,43 @@ def _run_batch(scenario: Scenario, trial: Trial, tid: str, batch_index: int, bat
             f"transceiver '{trial.transceiver}' sent {sent} channel uses per image (streams "
             f"{lengths}, pilots included) but CBR {trial.cbr:.5g} at {shape} allows "
             f"{ctx.total_budget}")
+    energy = torch.zeros(b, dtype=torch.float64)
+    for name, x in streams.items():
+        energy += average_power(x).double().cpu() * lengths[name] if lengths[name] else 0.0
+    normalised = {name: normalize_power(x) for name, x in streams.items() if lengths[name]}
+
+    def send(rows: torch.Tensor | slice, attempt: int) -> dict[str, Received]:
+        received = {}
+        for name in sorted(normalised):
+            g = seeding.generator(trial.seed, key, batch_index, "channel", name,
+                                  *(("retransmission", attempt) if attempt else ()),
+                                  device=normalised[name].device)
+            received[name] = channel.transmit(normalised[name][rows], ctx.snr_for(name), g)
+        return received
 
     t0 = time.perf_counter()
-    received, energy = {}, torch.zeros(b, dtype=torch.float64)
-    for name in sorted(streams):
-        x = streams[name]
-        if lengths[name] == 0:
-            continue
-        energy += average_power(x).double().cpu() * lengths[name]
-        g = seeding.generator(trial.seed, tid, batch_index, "channel", name, device=x.device)
-        received[name] = channel.transmit(normalize_power(x), ctx.snr_for(name), g)
+    received = send(slice(None), 0)
     t_channel = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    images, ok = _unpack(trial, tx.decode(received, ctx), batch.images)
+    t_decode = torch.full((b,), (time.perf_counter() - t0) / b, dtype=torch.float64)
+    attempts = torch.ones(b, dtype=torch.int64)
+
+    for attempt in range(1, max_retransmissions + 1):       # ARQ: resend frames that failed
+        if ok is None or bool(ok.all()):
+            break
+        failed = (~ok).nonzero().flatten()
+        t0 = time.perf_counter()
+        received = send(failed, attempt)
+        t_channel += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        retry, retry_ok = _unpack(trial, tx.decode(received, ctx), batch.images[failed])
+        t_decode[failed] += (time.perf_counter() - t0) / len(failed)
+        images[failed], ok[failed] = retry, retry_ok
+        attempts[failed] += 1
 
     t0 = time.perf_counter()
-    decoded = tx.decode(received, ctx)
-    t_decode = time.perf_counter() - t0
-    _check_decoded(trial, decoded, batch.images)
-
-    t0 = time.perf_counter()
-    values = {name: metric(batch.images, decoded.to(batch.images.device)).cpu().tolist()
+    values = {name: metric(batch.images, images.to(batch.images.device)).cpu().tolist()
               for name, metric in plugins.metrics.items()}
     t_metrics = time.perf_counter() - t0
     n_payload = sum(lengths.values())
@@ -124,9 +157,24 @@ def _run_batch(scenario: Scenario, trial: Trial, tid: str, batch_index: int, bat
         row = {"frame": batch.ids[i], **{m: v[i] for m, v in values.items()},
                "achieved_cbr": achieved_cbr(sent, shape), "symbols": sent,
                "tx_power": float(energy[i] / n_payload) if n_payload else 0.0,
-               "encode_s": t_encode / b, "channel_s": t_channel / b, "decode_s": t_decode / b, "metrics_s": t_metrics / b}
+               "attempts": int(attempts[i])}
+        if ok is not None:
+            row["frame_ok"] = bool(ok[i])
+        row.update({"encode_s": t_encode / b, "channel_s": t_channel / b,
+                    "decode_s": float(t_decode[i]), "metrics_s": t_metrics / b})
         rows.append(row)
-    return rows, t_encode + t_channel + t_decode
+    return rows
+
+
+def _unpack(trial: Trial, decoded: torch.Tensor | Decoded,
+            reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Images and per-frame integrity flags (None when the transceiver reports none)."""
+    if isinstance(decoded, Decoded):
+        images, ok = decoded.images, decoded.frame_ok.to(torch.bool).cpu().clone()
+    else:
+        images, ok = decoded, None
+    _check_decoded(trial, images, reference)
+    return images.clone(), ok
 
 
 def _check_stream(trial: Trial, name: str, x: torch.Tensor, batch: int) -> int:

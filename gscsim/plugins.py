@@ -93,6 +93,16 @@ class Received:
     noise_var: torch.Tensor
 
 
+@dataclass
+class Decoded:
+    """What a digital receiver may return instead of bare images: the images (float
+    [B, 3, H, W] in [0, 1]) and whether each frame passed its integrity check (bool [B], e.g.
+    every code block's CRC). The engine retransmits failed frames when ARQ is on."""
+
+    images: torch.Tensor
+    frame_ok: torch.Tensor
+
+
 # ---------------------------------------------------------------- the plugin kinds
 
 
@@ -103,13 +113,14 @@ class Transceiver(Plugin):
     unit average power per symbol (emit unit power yourself: the decoder is not told the scale),
     checks that the streams fit `ctx.total_budget` (test with `ctx.fits([n1, n2, ...])`), and
     passes each through the channel at `ctx.snr_for(stream)`.
-    `decode` gets {stream name: Received} and returns float images [B, 3, H, W] in [0, 1].
+    `decode` gets {stream name: Received} and returns float images [B, 3, H, W] in [0, 1], or a
+    `Decoded` that also says which frames passed their integrity check (enables ARQ).
     """
 
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def decode(self, received: dict[str, Received], ctx: LinkContext) -> torch.Tensor:
+    def decode(self, received: dict[str, Received], ctx: LinkContext) -> torch.Tensor | Decoded:
         raise NotImplementedError
 
 

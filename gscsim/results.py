@@ -15,13 +15,19 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 from scipy import stats
 
 from .scenario import Scenario, Trial, trial_id
 
 # Per-frame columns that are not quality figures (and so not averaged as such in the summary).
 TIMING_COLUMNS = ("encode_s", "channel_s", "decode_s", "metrics_s")
-EXTRA_MEANS = ("achieved_cbr", "tx_power") + TIMING_COLUMNS
+EXTRA_MEANS = ("achieved_cbr", "tx_power", "attempts") + TIMING_COLUMNS
+# Summary columns of timed trials (gscsim.timing), one row per link plus "all" for several.
+LATENCY_COLUMNS = ("latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_p99_s",
+                   "queue_wait_mean_s", "throughput_fps", "deadline_miss_rate", "drop_rate")
+# Summary columns that describe a trial's outcome rather than identify it.
+STAT_COLUMNS = ("n_frames", "frame_error_rate") + EXTRA_MEANS + LATENCY_COLUMNS
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -88,18 +94,55 @@ def mean_ci95(values: list[float]) -> tuple[float, float]:
 
 
 def summary_rows(results: Iterable[dict[str, Any]], metrics: list[str]) -> list[dict[str, Any]]:
-    """One row per trial: its keys, n_frames, each metric's mean and `<metric>_ci95`, and the
-    means of achieved CBR, transmit power and the per-frame timings."""
+    """One row per trial (for timed trials: link "all", plus one per link when several): its keys,
+    n_frames, each metric's mean and `<metric>_ci95`, the means of achieved CBR, transmit power,
+    attempts and timings, the frame error rate where the transceiver reports integrity, and the
+    latency statistics of timed trials."""
     rows = []
     for result in results:
+        keys = Trial.from_dict(result["trial"]).keys()
         frames = result["frames"]
-        row = {**Trial.from_dict(result["trial"]).keys(), "n_frames": len(frames)}
-        for m in metrics:
-            row[m], row[f"{m}_ci95"] = mean_ci95([f[m] for f in frames])
-        for col in EXTRA_MEANS:
-            row[col] = mean_ci95([f[col] for f in frames])[0]
-        rows.append(row)
+        if not (frames and "link" in frames[0]):
+            rows.append({**keys, **_frame_stats(frames, metrics)})
+            continue
+        names = list(dict.fromkeys(f["link"] for f in frames))
+        groups = [("all", frames)] + ([(n, [f for f in frames if f["link"] == n])
+                                       for n in names] if len(names) > 1 else [])
+        for name, group in groups:
+            rows.append({**keys, "link": name, **_frame_stats(group, metrics),
+                         **latency_stats(group)})
     return rows
+
+
+def _frame_stats(frames: list[dict[str, Any]], metrics: list[str]) -> dict[str, Any]:
+    row: dict[str, Any] = {"n_frames": len(frames)}
+    for m in metrics:
+        row[m], row[f"{m}_ci95"] = mean_ci95([f[m] for f in frames])
+    for col in EXTRA_MEANS:
+        row[col] = mean_ci95([f[col] for f in frames])[0]
+    if frames and "frame_ok" in frames[0]:
+        row["frame_error_rate"] = sum(not f["frame_ok"] for f in frames) / len(frames)
+    return row
+
+
+def latency_stats(frames: list[dict[str, Any]]) -> dict[str, float]:
+    """Latency mean and percentiles over delivered frames, throughput (delivered frames per
+    second from the first arrival to the last decode), deadline-miss and drop rates."""
+    delivered = [f for f in frames if f["outcome"] != "dropped"]
+    latency = np.array([f["latency_s"] for f in delivered], dtype=float)
+    nan = math.nan
+    stats_row = {"latency_mean_s": float(latency.mean()) if latency.size else nan}
+    for q in (50, 95, 99):
+        stats_row[f"latency_p{q}_s"] = float(np.percentile(latency, q)) if latency.size else nan
+    stats_row["queue_wait_mean_s"] = mean_ci95([f["queue_wait_s"] for f in frames])[0]
+    span = (max((f["decode_end_s"] for f in delivered), default=nan)
+            - min(f["arrival_s"] for f in frames)) if frames else nan
+    stats_row["throughput_fps"] = len(delivered) / span if span and span > 0 else nan
+    with_deadline = [f for f in frames if f["outcome"]]
+    stats_row["deadline_miss_rate"] = (sum(f["outcome"] != "on_time" for f in with_deadline)
+                                       / len(with_deadline)) if with_deadline else nan
+    stats_row["drop_rate"] = (len(frames) - len(delivered)) / len(frames) if frames else nan
+    return stats_row
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

@@ -10,10 +10,11 @@ import itertools
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from . import registry
 from .conventions import parse_ratio
@@ -57,6 +58,15 @@ class SweepSpec(_Strict):
     cbr: list[float] = Field(..., min_length=1, description="channel uses per source value")
     stream_snr_db: dict[str, list[float]] = Field(
         default_factory=dict, description="stream name -> its own SNR values (others follow snr_db)")
+    users: list[int] | None = Field(
+        None, min_length=1, description="replicas of every link (timed scenarios): the load axis")
+
+    @field_validator("users")
+    @classmethod
+    def _positive_users(cls, values: list[int] | None) -> list[int] | None:
+        if values is not None and any(v < 1 for v in values):
+            raise ValueError("users values must be at least 1")
+        return values
 
     @field_validator("cbr", mode="before")
     @classmethod
@@ -74,6 +84,99 @@ class SweepSpec(_Strict):
         return out
 
 
+class TrafficSpec(_Strict):
+    """When a link's frames arrive: periodic at `rate_hz`, Poisson at `rate_hz`, or a trace file
+    of arrival times in seconds (one per line, relative to the start)."""
+
+    model: Literal["periodic", "poisson", "trace"] = "periodic"
+    rate_hz: float | None = Field(None, gt=0, description="frames per second")
+    file: str | None = Field(None, description="trace file (model: trace)")
+    frames: int | None = Field(None, ge=1, description="frames per link; default: the dataset "
+                                                        "size (the dataset is cycled if larger)")
+    offset_s: float = Field(0.0, ge=0, description="time of the first arrival (periodic)")
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.model in ("periodic", "poisson") and self.rate_hz is None:
+            raise ValueError(f"traffic model '{self.model}' needs rate_hz")
+        if self.model == "trace" and not self.file:
+            raise ValueError("traffic model 'trace' needs file: a file of arrival times")
+        return self
+
+
+class ComputeSpec(_Strict):
+    """How long encoding and decoding take in simulated time."""
+
+    model: Literal["measured", "profile", "fixed"] = Field(
+        "measured", description="measured: this machine's wall time of each frame; profile: "
+        "seconds per frame from a device profile file; fixed: the values below")
+    encode_s: float = Field(0.0, ge=0, description="fixed: seconds per frame to encode")
+    decode_s: float = Field(0.0, ge=0, description="fixed: seconds per frame to decode")
+    distribution: Literal["deterministic", "exponential"] = Field(
+        "deterministic", description="fixed: constant times, or exponential with those means")
+    profile: str | None = Field(None, description="profile: YAML {transceiver: {encode_s, "
+                                                  "decode_s}}, keyed by label or name")
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.model == "profile" and not self.profile:
+            raise ValueError("compute model 'profile' needs profile: a device profile file")
+        return self
+
+
+class TimingSpec(_Strict):
+    """Turns each trial into a discrete-event simulation of its links (see gscsim.timing)."""
+
+    bandwidth_hz: float = Field(1e6, gt=0, description="complex symbols per second on the air")
+    propagation_s: float = Field(0.0, ge=0, description="one-way propagation delay")
+    overhead_s: float = Field(0.0, ge=0, description="per transmission: preamble, guard, MAC")
+    traffic: TrafficSpec = Field(default_factory=lambda: TrafficSpec(rate_hz=1.0))
+    compute: ComputeSpec = Field(default_factory=ComputeSpec)
+    deadline_s: float | None = Field(None, gt=0, description="latency budget of each frame")
+    late: Literal["log", "drop"] = Field("log", description="a late frame is logged, or dropped "
+                                                            "as soon as its deadline passes")
+    max_retransmissions: int = Field(0, ge=0, description="ARQ: resends of a frame whose "
+                                                          "integrity check failed")
+
+
+class ServerSpec(_Strict):
+    servers: int = Field(1, ge=1, description="frames served at once (e.g. accelerators)")
+
+
+class LinkSpec(_Strict):
+    """One link (or `count` identical ones). Unset fields follow the trial."""
+
+    name: str = Field("link", pattern=r"^[A-Za-z0-9_.-]+$")
+    count: int = Field(1, ge=1)
+    transceiver: str | None = Field(None, description="label of one of `transceivers`")
+    channel: str | None = Field(None, description="label of one of `channels`")
+    snr_db: float | None = None
+    traffic: TrafficSpec | None = None
+    deadline_s: float | None = Field(None, gt=0)
+    receiver: str = "rx"
+    transmitter: str | None = Field(None, description="a shared transmitter; default: its own")
+
+
+class NetworkSpec(_Strict):
+    receivers: dict[str, ServerSpec] = Field(default_factory=lambda: {"rx": ServerSpec()})
+    transmitters: dict[str, ServerSpec] = Field(default_factory=dict)
+    links: list[LinkSpec] = Field(default_factory=lambda: [LinkSpec()], min_length=1)
+
+    @model_validator(mode="after")
+    def _known_names(self):
+        for i, link in enumerate(self.links):
+            if link.receiver not in self.receivers:
+                raise ValueError(f"links[{i}].receiver '{link.receiver}' is not one of receivers "
+                                 f"({', '.join(self.receivers)})")
+            if link.transmitter is not None and link.transmitter not in self.transmitters:
+                raise ValueError(f"links[{i}].transmitter '{link.transmitter}' is not one of "
+                                 f"transmitters ({', '.join(self.transmitters) or 'none'})")
+        names = [link.name for link in self.links]
+        if len(set(names)) != len(names):
+            raise ValueError("link names must be unique")
+        return self
+
+
 class Scenario(_Strict):
     name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
@@ -86,6 +189,14 @@ class Scenario(_Strict):
     batch_size: int = Field(8, ge=1, description="frames encoded and decoded together")
     device: str = "cpu"
     output: str | None = Field(None, description="output folder; default results/<name>")
+    timing: TimingSpec | None = Field(None, description="simulate time: latency, queueing")
+    network: NetworkSpec | None = Field(None, description="several links and shared receivers")
+
+    @model_validator(mode="after")
+    def _timing_needed(self):
+        if self.timing is None and (self.network is not None or self.sweep.users is not None):
+            raise ValueError("`network` and `sweep.users` need a `timing` section")
+        return self
 
     @property
     def seeds(self) -> list[int]:
@@ -107,6 +218,7 @@ class Trial:
     seed: int
     stream_snr_db: dict[str, float] = field(default_factory=dict)
     swept: dict[str, Any] = field(default_factory=dict)   # swept option values, for columns
+    users: int | None = None                              # link replicas (timed scenarios)
 
     def keys(self) -> dict[str, Any]:
         """The columns that identify this trial in frames.csv and summary.csv."""
@@ -114,6 +226,8 @@ class Trial:
                "cbr": self.cbr, "seed": self.seed}
         row.update({f"snr_db.{s}": v for s, v in sorted(self.stream_snr_db.items())})
         row.update(self.swept)
+        if self.users is not None:
+            row["users"] = self.users
         return row
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,13 +238,28 @@ class Trial:
         return cls(**data)
 
 
+def _digest(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def seed_key(scenario: Scenario, trial: Trial) -> str:
+    """What salts a trial's random draws: the trial and its frames, not the metrics or timing
+    (so adding a metric or a timing section leaves every noise draw as it was)."""
+    return _digest({"trial": trial.to_dict(), "dataset": scenario.dataset.model_dump(mode="json"),
+                    "batch_size": scenario.batch_size})
+
+
 def trial_id(scenario: Scenario, trial: Trial) -> str:
-    """Stable id: a readable slug plus a hash of everything that changes the trial's numbers."""
-    fingerprint = {"trial": trial.to_dict(), "dataset": scenario.dataset.model_dump(mode="json"),
-                   "metrics": scenario.metrics, "batch_size": scenario.batch_size}
-    digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:12]
+    """Stable id: a readable slug plus a hash of everything that changes the trial's results."""
+    fingerprint = {"seed_key": seed_key(scenario, trial), "metrics": scenario.metrics}
+    if scenario.timing is not None:
+        fingerprint["timing"] = scenario.timing.model_dump(mode="json")
+        fingerprint["network"] = scenario.network.model_dump(mode="json") if scenario.network \
+            else None
     slug = f"{trial.transceiver}_{trial.channel}_snr{trial.snr_db:g}_cbr{trial.cbr:.4g}_s{trial.seed}"
-    return "".join(c if c.isalnum() or c in "._-" else "-" for c in slug) + "_" + digest
+    if trial.users is not None:
+        slug += f"_u{trial.users}"
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in slug) + "_" + _digest(fingerprint)
 
 
 # ---------------------------------------------------------------- loading and validation
@@ -202,6 +331,17 @@ def _check_plugins(scenario: Scenario, search_dir: Path | None) -> list[tuple[st
             registry.resolve("metrics", name, search_dir)
         except registry.PluginError as err:
             problems.append((f"metrics[{i}]", str(err)))
+    if scenario.network is not None:
+        tx_labels = {t.display for t in scenario.transceivers}
+        ch_labels = {c.display for c in scenario.channels}
+        for i, link in enumerate(scenario.network.links):
+            if link.transceiver is not None and link.transceiver not in tx_labels:
+                problems.append((f"network.links[{i}].transceiver",
+                                 f"'{link.transceiver}' is not a transceiver label "
+                                 f"({', '.join(sorted(tx_labels))})"))
+            if link.channel is not None and link.channel not in ch_labels:
+                problems.append((f"network.links[{i}].channel", f"'{link.channel}' is not a "
+                                 f"channel label ({', '.join(sorted(ch_labels))})"))
     labels = [t.display for t in scenario.transceivers]
     if len(set(labels)) != len(labels):
         problems.append(("transceivers", "two transceivers share a label; give each a `label`"))
@@ -224,6 +364,7 @@ def _option_sets(spec: PluginSpec | DatasetSpec) -> list[dict[str, Any]]:
 def expand(scenario: Scenario) -> list[Trial]:
     """All trials of a scenario, in a stable order."""
     stream_names = sorted(scenario.sweep.stream_snr_db)
+    user_counts = scenario.sweep.users or [None]
     stream_combos = list(itertools.product(*(scenario.sweep.stream_snr_db[s] for s in stream_names)))
     trials = []
     for seed in scenario.seeds:
@@ -236,14 +377,15 @@ def expand(scenario: Scenario) -> list[Trial]:
                         ch_swept = {f"{ch.display}.{n}": ch_options[n] for n in sorted(ch.sweep)}
                         for snr in scenario.sweep.snr_db:
                             for cbr in scenario.sweep.cbr:
-                                for combo in stream_combos:
+                                for combo, users in itertools.product(stream_combos,
+                                                                      user_counts):
                                     trials.append(Trial(
                                         transceiver=tx.display, transceiver_name=tx.name,
                                         transceiver_options=tx_options, channel=ch.display,
                                         channel_name=ch.name, channel_options=ch_options,
                                         snr_db=float(snr), cbr=float(cbr), seed=seed,
                                         stream_snr_db=dict(zip(stream_names, combo)),
-                                        swept={**swept, **ch_swept}))
+                                        swept={**swept, **ch_swept}, users=users))
     return trials
 
 
