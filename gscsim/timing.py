@@ -208,11 +208,12 @@ def run_timed_trial(scenario: Scenario, trial: Trial,
     timing = scenario.timing
     network = scenario.network or NetworkSpec()
     base_key = seed_key(scenario, trial)
-    replicas = [(spec, k) for spec in network.links for k in range(spec.count * (trial.users or 1))]
+    replicas = [(spec, k, spec.count * (trial.users or 1)) for spec in network.links
+                for k in range(spec.count * (trial.users or 1))]
     single = len(replicas) == 1
     links, quality = [], {}
-    for spec, k in replicas:
-        name = spec.name if single else f"{spec.name}{k + 1}"
+    for spec, k, copies in replicas:
+        name = spec.name if copies == 1 else f"{spec.name}{k + 1}"
         key = base_key if single else f"{base_key}/{name}"
         link_trial = _link_trial(scenario, trial, spec)
         plugins = build_plugins(scenario, link_trial, search_dir)

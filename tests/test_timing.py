@@ -227,3 +227,27 @@ def test_users_sweep_needs_timing(tiny_scenario):
     tiny_scenario["sweep"]["users"] = [1, 2]
     with pytest.raises(ScenarioError, match="need a `timing` section"):
         validate(tiny_scenario)
+
+
+def test_links_can_differ_and_share_a_receiver(tmp_path, tiny_scenario):
+    tiny = _timed(tiny_scenario, compute={"model": "fixed", "decode_s": 0.3})
+    tiny["channels"] = [{"name": "awgn", "label": "AWGN"},
+                        {"name": "rayleigh_fast", "label": "fast"}]
+    tiny["network"] = {"receivers": {"edge": {"servers": 1}},
+                       "links": [{"name": "near", "snr_db": 20, "receiver": "edge"},
+                                 {"name": "far", "snr_db": 0, "channel": "fast", "count": 2,
+                                  "receiver": "edge",
+                                  "traffic": {"model": "periodic", "rate_hz": 1, "offset_s": 0.1}}]}
+    scenario = validate(tiny)
+    root = run_loaded(scenario, tmp_path / "out", progress=False, plots=False)
+    frames = read_csv(root / "frames.csv")
+    links = {f["link"]: (f["link_channel"], f["link_snr_db"]) for f in frames
+             if f["channel"] == "AWGN"}
+    assert links == {"near": ("AWGN", 20.0), "far1": ("fast", 0.0), "far2": ("fast", 0.0)}
+    near = [f["psnr"] for f in frames if f["link"] == "near" and f["channel"] == "AWGN"]
+    far = [f["psnr"] for f in frames if f["link"] == "far1" and f["channel"] == "AWGN"]
+    assert np.mean(near) > np.mean(far) + 3
+    summary = [r for r in read_csv(root / "summary.csv") if r["channel"] == "AWGN"]
+    assert [r["link"] for r in summary] == ["all", "near", "far1", "far2"]
+    assert summary[0]["n_frames"] == 9
+    assert summary[0]["queue_wait_mean_s"] > 0           # three links, one decode server
