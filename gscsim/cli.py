@@ -19,6 +19,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ber(args: argparse.Namespace) -> int:
+    from .ber import run_ber
+
+    root = run_ber(args.scenario, output=args.output, progress=not args.quiet)
+    print(f"results in {root}: ber.csv, plots/")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     for path in args.scenario:
         scenario = load(path)
@@ -63,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-plots", action="store_true")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
+
+    ber = sub.add_parser("ber", help="BER/BLER curves of digital chains alone")
+    ber.add_argument("scenario")
+    ber.add_argument("--output")
+    ber.add_argument("--quiet", action="store_true")
+    ber.set_defaults(func=_cmd_ber)
 
     validate = sub.add_parser("validate", help="check scenario files")
     validate.add_argument("scenario", nargs="+")
