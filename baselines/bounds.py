@@ -61,14 +61,8 @@ class _GenieBound(Transceiver):
     def budget_bits(self, ctx: LinkContext, k: int) -> float:
         raise NotImplementedError
 
-    def _symbols(self, ctx: LinkContext) -> int:
-        n = ctx.total_budget
-        while n > 0 and not ctx.fits([n]):
-            n -= 1
-        return n
-
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
-        k = self._symbols(ctx)
+        k = ctx.single_stream_capacity()
         max_bytes = int(self.budget_bits(ctx, k) // 8) if k else 0
         self._delivered, ok = [], []
         for image in batch.images:

@@ -43,7 +43,7 @@ class SeparationOptions(BaseModel):
 
     codec: Literal["bpg", "jpeg", "webp", "avif", "jpeg2000"] = "bpg"
     mcs: Literal["adaptive"] | FixedMCS = "adaptive"
-    margin_db: float = Field(0.5, description="adaptive: SNR margin over the measured threshold")
+    margin_db: float = Field(1.0, description="adaptive: SNR margin over the measured threshold")
     decoder: Literal["bp", "offset-minsum", "minsum"] = "bp"
     iterations: int = Field(20, ge=1)
     concealment: Literal["grey", "last"] = "grey"
@@ -80,13 +80,11 @@ class Separation(Transceiver):
             mcs = MCS(self.options.mcs.modulation, self.options.mcs.code_rate)
         else:
             mcs = adaptive_mcs(ctx.snr_for(self.stream), self.options.margin_db)
-        n = ctx.total_budget
-        while n > 0 and not ctx.fits([n]):
-            n -= 1
         if mcs is None:
             return None
         try:
-            return DigitalLink(mcs, n, self.options.decoder, self.options.iterations)
+            return DigitalLink(mcs, ctx.single_stream_capacity(), self.options.decoder,
+                               self.options.iterations)
         except LinkTooSmall:
             return None
 
@@ -105,7 +103,7 @@ class Separation(Transceiver):
 
     def decode(self, received: dict[str, Received], ctx: LinkContext) -> Decoded:
         link = self.link(ctx)
-        b = received[self.stream].symbols.shape[0] if received else 1
+        b = ctx.batch_size
         if link is None or self.stream not in received:
             return Decoded(self._conceal(b, ctx), torch.zeros(b, dtype=torch.bool))
         bits, block_ok = link.decode(received[self.stream])

@@ -161,7 +161,7 @@ class SoftCast(Transceiver):
 
     def decode(self, received: dict[str, Received], ctx: LinkContext) -> torch.Tensor:
         k = self.chunks_that_fit(ctx)
-        b = next(iter(received.values())).symbols.shape[0] if received else 1
+        b = ctx.batch_size
         ch, cw = self._check_shape(ctx.image_shape)
         g = self.options.chunks_per_side
         chunks = np.zeros((b, 3, g, g, ch * cw))

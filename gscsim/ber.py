@@ -25,7 +25,7 @@ from . import registry, seeding  # noqa: E402
 from .digital import MCS, MODULATIONS, DigitalLink  # noqa: E402
 from .plugins import Received  # noqa: E402
 from .results import read_csv, to_csv, write_atomic  # noqa: E402
-from .scenario import PluginSpec, ScenarioError, _message, _path  # noqa: E402
+from .scenario import PluginSpec, ScenarioError, error_message, field_path  # noqa: E402
 
 
 class _Strict(BaseModel):
@@ -69,7 +69,7 @@ def load(path: str | Path) -> BerScenario:
     except yaml.YAMLError as err:
         raise ScenarioError(str(path), [("", f"not valid YAML: {err}")]) from None
     except ValidationError as err:
-        raise ScenarioError(str(path), [(_path(e["loc"]), _message(e))
+        raise ScenarioError(str(path), [(field_path(e["loc"]), error_message(e))
                                         for e in err.errors()]) from None
     try:
         cls = registry.resolve("channels", scenario.channel.name, path.parent)

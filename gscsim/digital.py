@@ -1,7 +1,13 @@
 """The digital link shared by every digital transceiver:
 
-    bits -> code blocks, each with a CRC-24B -> 5G NR LDPC (Sionna) -> QAM (Sionna, Gray)
-         -> channel -> max-log or APP LLRs -> LDPC decoding -> CRC check per block -> bits
+    bits -> scrambling -> code blocks, each with a CRC-24B -> 5G NR LDPC (Sionna)
+         -> QAM (Sionna, Gray) -> channel -> APP or max-log LLRs -> LDPC decoding
+         -> CRC check per block -> descrambling -> bits
+
+Scrambling (XOR with a fixed pseudo-random sequence both ends know, as 5G does) keeps the QAM
+points equally used whatever the payload: a zero-padded file would otherwise pile onto one
+corner point, raise the stream's power, and the engine's power normalisation would then shrink
+the constellation under the receiver's feet.
 
 A link is sized for a symbol budget: the coded bits of all blocks fill whole QAM symbols, there
 are as few blocks as 5G's largest information block (8448 bits) allows, and every block has the
@@ -22,6 +28,7 @@ CRC_BITS = 24
 MAX_BLOCK_INFO = 8448            # 5G NR base graph 1
 MIN_CODE_RATE = 0.2              # Sionna's 5G encoder refuses lower rates
 DECODE_CHUNK = 32                # codewords per decoder call: fastest on a 2-core CPU
+SCRAMBLING_SEED = 0x5C7A3B1E     # seeds the scrambling sequence both ends of every link share
 Decoder = Literal["bp", "offset-minsum", "minsum"]
 _CN_UPDATE = {"bp": "boxplus-phi", "offset-minsum": "offset-minsum", "minsum": "minsum"}
 MODULATIONS = {"bpsk": ("pam", 1), "qpsk": ("qam", 2), "16qam": ("qam", 4), "64qam": ("qam", 6),
@@ -105,6 +112,11 @@ class DigitalLink:
         self.decoder_kind, self.iterations, self.demapping = decoder, iterations, demapping
 
     @cached_property
+    def _scrambling(self) -> torch.Tensor:
+        g = torch.Generator().manual_seed(SCRAMBLING_SEED)
+        return torch.randint(0, 2, (self.layout.payload_bits,), generator=g).float()
+
+    @cached_property
     def _blocks(self):
         from sionna.phy.fec.crc import CRCDecoder, CRCEncoder
         from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
@@ -129,7 +141,8 @@ class DigitalLink:
         lay, b = self.layout, bits.shape[0]
         if bits.shape[1] != lay.payload_bits:
             raise ValueError(f"expected {lay.payload_bits} payload bits, got {bits.shape[1]}")
-        blocks = self._blocks["crc"](bits.float().reshape(b, lay.blocks, lay.k - CRC_BITS))
+        scrambled = (bits.float() + self._scrambling) % 2
+        blocks = self._blocks["crc"](scrambled.reshape(b, lay.blocks, lay.k - CRC_BITS))
         coded = self._blocks["ldpc"](blocks)                     # [B, blocks, n]
         return self._blocks["map"](coded.reshape(b, -1)).to(torch.complex64)
 
@@ -142,7 +155,7 @@ class DigitalLink:
         decoded = torch.cat([self._blocks["ldpc_decode"](chunk)
                              for chunk in llr.split(DECODE_CHUNK)])
         bits, ok = self._blocks["crc_check"](decoded.reshape(y.shape[0], lay.blocks, lay.k))
-        return bits.reshape(y.shape[0], -1), ok.squeeze(-1)
+        return (bits.reshape(y.shape[0], -1) + self._scrambling) % 2, ok.squeeze(-1)
 
 
 def bytes_to_bits(data: bytes, n_bits: int) -> torch.Tensor:

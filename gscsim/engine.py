@@ -3,7 +3,7 @@ decode -> metrics, batch by batch. Returns plain records; the results store pers
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -86,21 +86,21 @@ def run_frames(scenario: Scenario, trial: Trial, plugins: Plugins, frame_indices
 
 
 def _context(trial: Trial, key: str, batch_index: int, shape: tuple[int, int, int],
-             channel: Channel, device: torch.device) -> LinkContext:
+             channel: Channel, device: torch.device, batch_size: int) -> LinkContext:
     return LinkContext(total_budget=symbol_budget(trial.cbr, shape), image_shape=shape,
                        cbr=trial.cbr, snr_db=trial.snr_db, stream_snr_db=dict(trial.stream_snr_db),
                        overhead=channel.overhead_symbols,
                        generator=seeding.generator(trial.seed, key, batch_index, "transceiver",
                                                    device=device),
-                       device=device)
+                       device=device, batch_size=batch_size)
 
 
 def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: Plugins,
                max_retransmissions: int) -> list[dict[str, Any]]:
     tx, channel = plugins.transceiver, plugins.channel
     shape = tuple(batch.images.shape[1:])
-    ctx = _context(trial, key, batch_index, shape, channel, batch.images.device)
     b = len(batch)
+    ctx = _context(trial, key, batch_index, shape, channel, batch.images.device, b)
 
     t0 = time.perf_counter()
     streams = tx.encode(batch, ctx)
@@ -142,7 +142,8 @@ def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: 
         received = send(failed, attempt)
         t_channel += time.perf_counter() - t0
         t0 = time.perf_counter()
-        retry, retry_ok = _unpack(trial, tx.decode(received, ctx), batch.images[failed])
+        retry_ctx = replace(ctx, batch_size=len(failed))
+        retry, retry_ok = _unpack(trial, tx.decode(received, retry_ctx), batch.images[failed])
         t_decode[failed] += (time.perf_counter() - t0) / len(failed)
         images[failed], ok[failed] = retry, retry_ok
         attempts[failed] += 1

@@ -68,10 +68,18 @@ class LinkContext:
     overhead: Callable[[int], int]
     generator: torch.Generator
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    batch_size: int = 1
 
     def snr_for(self, stream: str) -> float:
         """Es/N0 in dB that `stream` sees."""
         return self.stream_snr_db.get(stream, self.snr_db)
+
+    def single_stream_capacity(self) -> int:
+        """Largest n such that one stream of n symbols (plus its channel overhead) fits."""
+        n = self.total_budget
+        while n > 0 and not self.fits([n]):
+            n -= 1
+        return n
 
     def fits(self, stream_lengths: list[int]) -> bool:
         """Whether streams of these lengths (each paying its own channel overhead) fit the budget."""

@@ -283,21 +283,22 @@ def validate(raw: Any, source: str = "<scenario>", search_dir: Path | None = Non
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as err:
-        raise ScenarioError(source, [(_path(e["loc"]), _message(e)) for e in err.errors()]) from None
+        raise ScenarioError(source, [(field_path(e["loc"]), error_message(e))
+                                     for e in err.errors()]) from None
     problems = _check_plugins(scenario, search_dir)
     if problems:
         raise ScenarioError(source, problems)
     return scenario
 
 
-def _path(loc: tuple) -> str:
+def field_path(loc: tuple) -> str:
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
-def _message(error: dict) -> str:
+def error_message(error: dict) -> str:
     msg = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         return "unknown field (check its spelling)"
@@ -323,8 +324,8 @@ def _check_plugins(scenario: Scenario, search_dir: Path | None) -> list[tuple[st
             try:
                 cls.Options.model_validate(options)
             except ValidationError as err:
-                problems += [(f"{where}.options{('.' + _path(e['loc'])) if e['loc'] else ''}",
-                              _message(e)) for e in err.errors()]
+                problems += [(f"{where}.options{('.' + field_path(e['loc'])) if e['loc'] else ''}",
+                              error_message(e)) for e in err.errors()]
                 break
     for i, name in enumerate(scenario.metrics):
         try:
@@ -358,6 +359,13 @@ def _option_sets(spec: PluginSpec | DatasetSpec) -> list[dict[str, Any]]:
             for combo in itertools.product(*(sweep[n] for n in names))]
 
 
+def _resolved(kind: str, name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Options with the plugin's defaults filled in, so that a trial's id (and so the resume
+    state) changes when a default changes, and the manifest records what really ran."""
+    cls = registry.resolve(kind, name)
+    return cls.Options.model_validate(options).model_dump(mode="json")
+
+
 # ---------------------------------------------------------------- expansion
 
 
@@ -372,9 +380,11 @@ def expand(scenario: Scenario) -> list[Trial]:
             swept_names = sorted(tx.sweep)
             for tx_options in _option_sets(tx):
                 swept = {f"{tx.display}.{n}": tx_options[n] for n in swept_names}
+                tx_options = _resolved("transceivers", tx.name, tx_options)
                 for ch in scenario.channels:
                     for ch_options in _option_sets(ch):
                         ch_swept = {f"{ch.display}.{n}": ch_options[n] for n in sorted(ch.sweep)}
+                        ch_options = _resolved("channels", ch.name, ch_options)
                         for snr in scenario.sweep.snr_db:
                             for cbr in scenario.sweep.cbr:
                                 for combo, users in itertools.product(stream_combos,

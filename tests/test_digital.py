@@ -78,3 +78,15 @@ def test_bit_packing_round_trip():
     assert bits_to_bytes(bits[:2048]) == data
     with pytest.raises(ValueError):
         bytes_to_bits(data, 100)
+
+
+def test_scrambling_keeps_power_uniform_for_zero_padded_payloads():
+    """A file padded with zeros must not pile onto one QAM point (power) or fail to decode."""
+    from gscsim.conventions import average_power
+
+    link = DigitalLink(MCS("256qam", 0.69), 4096)
+    zeros = torch.zeros(2, link.payload_bits)
+    x = link.encode(zeros)
+    assert torch.allclose(average_power(x), torch.ones(2), atol=0.05)
+    decoded, ok = link.decode(AWGN().transmit(x, 22.0, torch.Generator().manual_seed(0)))
+    assert ok.all() and torch.equal(decoded.float(), zeros)

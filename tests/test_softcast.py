@@ -10,10 +10,10 @@ from gscsim.metrics import PSNR
 from gscsim.plugins import Batch, LinkContext
 
 
-def _ctx(cbr, snr, shape=(3, 64, 64)):
+def _ctx(cbr, snr, shape=(3, 64, 64), batch_size=9):
     return LinkContext(total_budget=symbol_budget(cbr, shape), image_shape=shape, cbr=cbr,
                        snr_db=snr, stream_snr_db={}, overhead=lambda n: 0,
-                       generator=torch.Generator().manual_seed(0))
+                       generator=torch.Generator().manual_seed(0), batch_size=batch_size)
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +70,6 @@ def test_odd_image_size_is_a_clear_error():
 
 def test_budget_too_small_for_a_chunk_sends_nothing_and_decodes_grey(photos):
     sc = SoftCast(SoftCast.Options(chunks_per_side=2))
-    ctx = _ctx(1 / 1000, 10.0)
+    ctx = _ctx(1 / 1000, 10.0, batch_size=1)
     assert sc.encode(Batch(photos[:1], [], []), ctx) == {}
     assert torch.allclose(sc.decode({}, ctx), torch.full((1, 3, 64, 64), 0.5), atol=1e-6)
