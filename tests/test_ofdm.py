@@ -41,3 +41,16 @@ def test_same_generator_same_channel():
     b = channel.transmit(x, 10.0, torch.Generator().manual_seed(5)).symbols
     c = channel.transmit(x, 10.0, torch.Generator().manual_seed(6)).symbols
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_any_transceiver_runs_over_tdl_in_a_scenario(tmp_path, tiny_scenario):
+    from gscsim.results import read_csv
+    from gscsim.runner import run_loaded
+    from gscsim.scenario import validate
+
+    tiny_scenario["channels"] = [{"name": "tdl", "options": {"model": "B"}}]
+    tiny_scenario["sweep"] = {"snr_db": [0, 20], "cbr": ["1/6"]}
+    root = run_loaded(validate(tiny_scenario), tmp_path / "out", progress=False, plots=False)
+    rows = {r["snr_db"]: r for r in read_csv(root / "summary.csv")}
+    assert rows[20.0]["psnr"] > rows[0.0]["psnr"] + 3
+    assert rows[20.0]["achieved_cbr"] <= 1 / 6               # pilots and filler included
