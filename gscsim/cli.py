@@ -27,6 +27,14 @@ def _cmd_ber(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_score(args: argparse.Namespace) -> int:
+    from .score import score
+
+    for name, value in score(args.metric, args.reference, args.distorted):
+        print(f"{name}\t{value:.6g}")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     for path in args.scenario:
         scenario = load(path)
@@ -77,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     ber.add_argument("--output")
     ber.add_argument("--quiet", action="store_true")
     ber.set_defaults(func=_cmd_ber)
+
+    scorer = sub.add_parser("score", help="score an image pair, or two folders by file name")
+    scorer.add_argument("--metric", required=True, help="e.g. psnr, ssim, lpips, fid")
+    scorer.add_argument("reference")
+    scorer.add_argument("distorted")
+    scorer.set_defaults(func=_cmd_score)
 
     validate = sub.add_parser("validate", help="check scenario files")
     validate.add_argument("scenario", nargs="+")

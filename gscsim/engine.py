@@ -2,6 +2,7 @@
 decode -> metrics, batch by batch. Returns plain records; the results store persists them."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,7 +30,8 @@ class Plugins:
     transceiver: Transceiver
     channel: Channel
     dataset: Dataset
-    metrics: dict[str, Metric]
+    metrics: dict[str, Metric]          # per frame
+    set_metrics: dict[str, Metric]      # per trial (FID, KID)
 
 
 def build_plugins(scenario: Scenario, trial: Trial, search_dir: Path | None = None) -> Plugins:
@@ -37,12 +39,24 @@ def build_plugins(scenario: Scenario, trial: Trial, search_dir: Path | None = No
         cls = registry.resolve(kind, name, search_dir)
         return cls(cls.Options.model_validate(options))
 
+    metrics = {m: make("metrics", m, {}) for m in scenario.metrics}
     return Plugins(
         transceiver=make("transceivers", trial.transceiver_name, trial.transceiver_options),
         channel=make("channels", trial.channel_name, trial.channel_options),
         dataset=make("datasets", scenario.dataset.name, scenario.dataset.options),
-        metrics={m: make("metrics", m, {}) for m in scenario.metrics},
+        metrics={n: m for n, m in metrics.items() if not m.per_set},
+        set_metrics={n: m for n, m in metrics.items() if m.per_set},
     )
+
+
+def reference_key(scenario: Scenario, indices: Sequence[int]) -> str:
+    """Names the reference frames of a set metric (for its on-disk cache)."""
+    return json.dumps({"dataset": scenario.dataset.model_dump(mode="json"),
+                       "frames": list(indices)}, sort_keys=True)
+
+
+def compute_set_metrics(set_metrics: dict[str, Metric]) -> dict[str, float]:
+    return {name: metric.compute() for name, metric in set_metrics.items()}
 
 
 def run_trial(scenario: Scenario, trial: Trial, search_dir: Path | None = None,
@@ -58,9 +72,12 @@ def run_trial(scenario: Scenario, trial: Trial, search_dir: Path | None = None,
         return run_timed_trial(scenario, trial, search_dir)
     started = time.perf_counter()
     plugins = plugins or build_plugins(scenario, trial, search_dir)
-    records = run_frames(scenario, trial, plugins, range(len(plugins.dataset)),
-                         key=seed_key(scenario, trial))
+    indices = range(len(plugins.dataset))
+    for metric in plugins.set_metrics.values():
+        metric.reset(reference_key(scenario, indices))
+    records = run_frames(scenario, trial, plugins, indices, key=seed_key(scenario, trial))
     return {"id": trial_id(scenario, trial), "trial": trial.to_dict(), "frames": records,
+            "set_metrics": compute_set_metrics(plugins.set_metrics),
             "wall_s": time.perf_counter() - started}
 
 
@@ -130,7 +147,7 @@ def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: 
     received = send(slice(None), 0)
     t_channel = time.perf_counter() - t0
     t0 = time.perf_counter()
-    images, ok = _unpack(trial, tx.decode(received, ctx), batch.images)
+    images, ok, captions = _unpack(trial, tx.decode(received, ctx), batch.images)
     t_decode = torch.full((b,), (time.perf_counter() - t0) / b, dtype=torch.float64)
     attempts = torch.ones(b, dtype=torch.int64)
 
@@ -143,14 +160,21 @@ def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: 
         t_channel += time.perf_counter() - t0
         t0 = time.perf_counter()
         retry_ctx = replace(ctx, batch_size=len(failed))
-        retry, retry_ok = _unpack(trial, tx.decode(received, retry_ctx), batch.images[failed])
+        retry, retry_ok, retry_captions = _unpack(trial, tx.decode(received, retry_ctx),
+                                                  batch.images[failed])
         t_decode[failed] += (time.perf_counter() - t0) / len(failed)
         images[failed], ok[failed] = retry, retry_ok
+        if captions is not None and retry_captions is not None:
+            for row, caption in zip(failed.tolist(), retry_captions):
+                captions[row] = caption
         attempts[failed] += 1
 
     t0 = time.perf_counter()
-    values = {name: metric(batch.images, images.to(batch.images.device)).cpu().tolist()
+    values = {name: (metric(batch.captions, captions) if metric.inputs == "captions"
+                     else metric(batch.images, images.to(batch.images.device))).cpu().tolist()
               for name, metric in plugins.metrics.items()}
+    for metric in plugins.set_metrics.values():
+        metric.update(batch.images, images)
     t_metrics = time.perf_counter() - t0
     n_payload = sum(lengths.values())
     rows = []
@@ -167,15 +191,15 @@ def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: 
     return rows
 
 
-def _unpack(trial: Trial, decoded: torch.Tensor | Decoded,
-            reference: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Images and per-frame integrity flags (None when the transceiver reports none)."""
-    if isinstance(decoded, Decoded):
-        images, ok = decoded.images, decoded.frame_ok.to(torch.bool).cpu().clone()
-    else:
-        images, ok = decoded, None
-    _check_decoded(trial, images, reference)
-    return images.clone(), ok
+def _unpack(trial: Trial, decoded: torch.Tensor | Decoded, reference: torch.Tensor
+            ) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None]:
+    """Images, per-frame integrity flags and received captions (None when not reported)."""
+    if not isinstance(decoded, Decoded):
+        decoded = Decoded(decoded)
+    _check_decoded(trial, decoded.images, reference)
+    ok = None if decoded.frame_ok is None else decoded.frame_ok.to(torch.bool).cpu().clone()
+    captions = None if decoded.captions is None else list(decoded.captions)
+    return decoded.images.clone(), ok, captions
 
 
 def _check_stream(trial: Trial, name: str, x: torch.Tensor, batch: int) -> int:

@@ -47,10 +47,13 @@ def label(column: str) -> str:
 
 
 def key_columns(rows: list[dict[str, Any]]) -> list[str]:
-    """Columns that identify trials (the fixed keys plus swept options and stream SNRs)."""
+    """Columns that identify trials: in summary.csv every column before `n_frames` (the trial
+    keys, swept options, stream SNRs, link); in frames.csv those that are not statistics."""
     if not rows:
         return []
     columns = list(rows[0])
+    if "n_frames" in columns:
+        return columns[:columns.index("n_frames")]
     metric_like = {c[:-5] for c in columns if c.endswith("_ci95")}
     return [c for c in columns if c not in STAT_COLUMNS and not c.endswith("_ci95")
             and c not in metric_like]

@@ -103,12 +103,14 @@ class Received:
 
 @dataclass
 class Decoded:
-    """What a digital receiver may return instead of bare images: the images (float
-    [B, 3, H, W] in [0, 1]) and whether each frame passed its integrity check (bool [B], e.g.
-    every code block's CRC). The engine retransmits failed frames when ARQ is on."""
+    """What a receiver may return instead of bare images: the images (float [B, 3, H, W] in
+    [0, 1]), whether each frame passed its integrity check (bool [B], e.g. every code block's
+    CRC; None if the receiver cannot tell; with flags the engine retransmits failed frames when
+    ARQ is on), and the received captions of a transceiver that sends text."""
 
     images: torch.Tensor
-    frame_ok: torch.Tensor
+    frame_ok: torch.Tensor | None = None
+    captions: list[str] | None = None
 
 
 # ---------------------------------------------------------------- the plugin kinds
@@ -167,11 +169,15 @@ class Metric(Plugin):
     """A per-frame quality measure between reference and received images.
 
     `__call__(reference, received)` takes float [B, 3, H, W] in [0, 1] and returns float64 [B].
-    `higher_is_better` and `unit` label the plots.
+    `higher_is_better` and `unit` label the plots. Metrics over a whole trial (FID, KID) set
+    `per_set = True` and implement `reset`, `update` and `compute` instead (gscsim.fid);
+    caption metrics set `inputs = "captions"` and compare sent and received caption lists.
     """
 
     unit: ClassVar[str] = ""
     higher_is_better: ClassVar[bool] = True
+    per_set: ClassVar[bool] = False
+    inputs: ClassVar[str] = "images"        # or "captions": (sent, received caption lists)
 
     def __call__(self, reference: torch.Tensor, received: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

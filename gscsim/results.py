@@ -102,14 +102,17 @@ def summary_rows(results: Iterable[dict[str, Any]], metrics: list[str]) -> list[
     for result in results:
         keys = Trial.from_dict(result["trial"]).keys()
         frames = result["frames"]
+        set_values = result.get("set_metrics", {})
+        per_frame = [m for m in metrics if m not in set_values]
         if not (frames and "link" in frames[0]):
-            rows.append({**keys, **_frame_stats(frames, metrics)})
+            rows.append({**keys, **_frame_stats(frames, per_frame), **set_values})
             continue
         names = list(dict.fromkeys(f["link"] for f in frames))
         groups = [("all", frames)] + ([(n, [f for f in frames if f["link"] == n])
                                        for n in names] if len(names) > 1 else [])
         for name, group in groups:
-            rows.append({**keys, "link": name, **_frame_stats(group, metrics),
+            trial_wide = set_values if name == "all" else {m: math.nan for m in set_values}
+            rows.append({**keys, "link": name, **_frame_stats(group, per_frame), **trial_wide,
                          **latency_stats(group)})
     return rows
 

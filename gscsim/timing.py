@@ -27,7 +27,7 @@ import simpy
 import yaml
 
 from . import seeding
-from .engine import build_plugins, run_frames
+from .engine import build_plugins, compute_set_metrics, reference_key, run_frames
 from .scenario import ComputeSpec, LinkSpec, NetworkSpec, Scenario, Trial, seed_key, trial_id
 from .traffic import arrivals, frame_count
 
@@ -212,6 +212,7 @@ def run_timed_trial(scenario: Scenario, trial: Trial,
                 for k in range(spec.count * (trial.users or 1))]
     single = len(replicas) == 1
     links, quality = [], {}
+    set_metrics: dict = {}
     for spec, k, copies in replicas:
         name = spec.name if copies == 1 else f"{spec.name}{k + 1}"
         key = base_key if single else f"{base_key}/{name}"
@@ -220,8 +221,14 @@ def run_timed_trial(scenario: Scenario, trial: Trial,
         traffic = spec.traffic or timing.traffic
         n = frame_count(traffic, len(plugins.dataset), search_dir)
         times = arrivals(traffic, n, seeding.numpy_rng(trial.seed, key, "traffic"), search_dir)
-        records = run_frames(scenario, link_trial, plugins,
-                             [i % len(plugins.dataset) for i in range(len(times))], key,
+        indices = [i % len(plugins.dataset) for i in range(len(times))]
+        if single:
+            for metric in plugins.set_metrics.values():
+                metric.reset(reference_key(scenario, indices))
+        # set metrics (FID, KID) pool the frames of every link of the trial
+        set_metrics = set_metrics or plugins.set_metrics
+        plugins.set_metrics = set_metrics
+        records = run_frames(scenario, link_trial, plugins, indices, key,
                              timing.max_retransmissions)
         durations = compute_times(timing.compute, records,
                                   (link_trial.transceiver, link_trial.transceiver_name),
@@ -241,4 +248,5 @@ def run_timed_trial(scenario: Scenario, trial: Trial,
                            "link_channel": link_trial.channel, "link_snr_db": link_trial.snr_db,
                            **record, **stamps})
     return {"id": trial_id(scenario, trial), "trial": trial.to_dict(), "frames": frames,
+            "set_metrics": compute_set_metrics(set_metrics),
             "wall_s": time.perf_counter() - started}

@@ -23,3 +23,11 @@ def tiny_scenario() -> dict:
 
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gscsim_cache(tmp_path_factory):
+    """Keep the tests' caches (Inception reference features, the kodak5 wheel) out of ~/.cache."""
+    path = tmp_path_factory.mktemp("gscsim-cache")
+    os.environ["GSCSIM_CACHE"] = str(path)
+    return path
