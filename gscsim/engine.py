@@ -45,7 +45,9 @@ def build_plugins(scenario: Scenario, trial: Trial, search_dir: Path | None = No
         channel=make("channels", trial.channel_name, trial.channel_options),
         dataset=make("datasets", scenario.dataset.name, scenario.dataset.options),
         metrics={n: m for n, m in metrics.items() if not m.per_set},
-        set_metrics={n: m for n, m in metrics.items() if m.per_set},
+        # FID computes KID from the same features: a separate KID would run Inception twice
+        set_metrics={n: m for n, m in metrics.items()
+                     if m.per_set and not (n == "kid" and "fid" in metrics)},
     )
 
 
@@ -56,7 +58,11 @@ def reference_key(scenario: Scenario, indices: Sequence[int]) -> str:
 
 
 def compute_set_metrics(set_metrics: dict[str, Metric]) -> dict[str, float]:
-    return {name: metric.compute() for name, metric in set_metrics.items()}
+    """{column: value} of every set metric (FID reports KID beside it)."""
+    values: dict[str, float] = {}
+    for metric in set_metrics.values():
+        values.update(metric.compute())
+    return values
 
 
 def run_trial(scenario: Scenario, trial: Trial, search_dir: Path | None = None,

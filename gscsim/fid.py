@@ -161,27 +161,28 @@ class SetMetric(Metric):
             os.replace(tmp, path)
         return real, fake
 
-    def compute(self) -> float:
+    def compute(self) -> dict[str, float]:
+        """{column: value} for summary.csv."""
         raise NotImplementedError
 
 
 class FID(SetMetric):
-    """Frechet Inception distance over the frames of a trial (lower is better)."""
+    """Frechet Inception distance over a trial's frames, with KID beside it (lower is better)."""
 
-    def compute(self) -> float:
+    def compute(self) -> dict[str, float]:
         real, fake = self.features()
         if len(fake) < 2:
-            return float("nan")
+            return {"fid": float("nan"), "kid": float("nan")}
         if len(fake) < FID_MIN_FRAMES:
             warnings.warn(f"FID over {len(fake)} frames (< {FID_MIN_FRAMES}) is biased upwards "
-                          f"and only comparable at equal frame counts; KID is unbiased",
+                          f"and only comparable at equal frame counts; see KID (unbiased) beside it",
                           stacklevel=2)
-        return frechet_distance(real, fake)
+        return {"fid": frechet_distance(real, fake), "kid": kernel_inception_distance(real, fake)}
 
 
 class KID(SetMetric):
     """Kernel Inception distance (unbiased MMD^2, cubic kernel) over a trial (lower is better)."""
 
-    def compute(self) -> float:
+    def compute(self) -> dict[str, float]:
         real, fake = self.features()
-        return kernel_inception_distance(real, fake)
+        return {"kid": kernel_inception_distance(real, fake)}

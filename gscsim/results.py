@@ -103,7 +103,7 @@ def summary_rows(results: Iterable[dict[str, Any]], metrics: list[str]) -> list[
         keys = Trial.from_dict(result["trial"]).keys()
         frames = result["frames"]
         set_values = result.get("set_metrics", {})
-        per_frame = [m for m in metrics if m not in set_values]
+        per_frame = [m for m in metrics if m not in set_values and m not in ("fid", "kid")]
         if not (frames and "link" in frames[0]):
             rows.append({**keys, **_frame_stats(frames, per_frame), **set_values})
             continue

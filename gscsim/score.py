@@ -49,5 +49,5 @@ def score(metric_name: str, reference: Path, distorted: Path) -> list[tuple[str,
         else:
             out.append((ref_path.name, float(metric(ref, dist)[0])))
     if metric.per_set:
-        out.append((f"{len(matched)} pairs", metric.compute()))
+        out.append((f"{len(matched)} pairs", metric.compute()[metric_name]))
     return out
