@@ -31,7 +31,8 @@ def main(path: str = str(REPO / "scenarios" / "quickstart.yaml")) -> None:
         frames = [f for t in expand(scenario) for f in store.read(trial_id(scenario, t))["frames"]]
     compute = sum(f["encode_s"] + f["channel_s"] + f["decode_s"] for f in frames)
     metrics = sum(f["metrics_s"] for f in frames)
-    print(f"scenario            {scenario.name}: {len(expand(scenario))} trials, {len(frames)} frames")
+    print(f"scenario            {scenario.name}: {len(expand(scenario))} trials, "
+          f"{len(frames)} frames")
     print(f"sweep wall time     {wall:8.2f} s")
     print(f"transceiver+channel {compute:8.2f} s")
     print(f"metrics             {metrics:8.2f} s")

@@ -55,7 +55,8 @@ def main() -> None:
         snr = threshold(link, args.frames)
         table.append({"modulation": mcs.modulation, "code_rate": mcs.code_rate,
                       "esno_db_at_fer_0.1": round(snr, 3),
-                      "shannon_esno_db": round(10 * math.log10(2 ** mcs.spectral_efficiency - 1), 3)})
+                      "shannon_esno_db": round(
+                          10 * math.log10(2 ** mcs.spectral_efficiency - 1), 3)})
         print(f"{mcs.label:14s} {snr:6.2f} dB  ({time.time() - started:5.0f} s)", flush=True)
     card = {"command": f"python benchmarks/mcs_thresholds.py --symbols {args.symbols} "
                        f"--frames {args.frames}",

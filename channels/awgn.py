@@ -9,7 +9,7 @@ from gscsim.plugins import Channel, Received
 
 def complex_noise(shape: tuple[int, ...], variance: float | torch.Tensor,
                   generator: torch.Generator, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Circularly symmetric complex Gaussian noise CN(0, variance), variance/2 per real dimension."""
+    """Circularly symmetric complex Gaussian noise CN(0, variance): variance/2 per real axis."""
     # torch.randn with a complex dtype draws real and imaginary parts of variance 1/2 each.
     unit = torch.randn(shape, dtype=torch.complex64, generator=generator, device=device)
     if isinstance(variance, torch.Tensor):

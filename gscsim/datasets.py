@@ -42,7 +42,7 @@ class SizeOptions(BaseModel):
 
 
 def load_square(path: Path, size: int) -> torch.Tensor:
-    """Read an image file, centre-crop to a square, resize to size x size -> float [3, size, size]."""
+    """Image file -> centre-cropped square, resized -> float [3, size, size] in [0, 1]."""
     try:
         with Image.open(path) as img:
             img = img.convert("RGB")

@@ -209,7 +209,8 @@ def _unpack(trial: Trial, decoded: torch.Tensor | Decoded, reference: torch.Tens
 
 
 def _check_stream(trial: Trial, name: str, x: torch.Tensor, batch: int) -> int:
-    if not (isinstance(x, torch.Tensor) and x.is_complex() and x.dim() == 2 and x.shape[0] == batch):
+    if not (isinstance(x, torch.Tensor) and x.is_complex() and x.dim() == 2
+            and x.shape[0] == batch):
         raise TrialError(f"transceiver '{trial.transceiver}': stream '{name}' must be a complex "
                          f"tensor [B={batch}, N]; got {getattr(x, 'dtype', type(x))} "
                          f"{tuple(getattr(x, 'shape', ()))}")

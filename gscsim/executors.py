@@ -61,7 +61,8 @@ def _dask(scenario, trials, workers, scheduler, search_dir) -> Iterator[dict[str
     try:
         from dask.distributed import Client, LocalCluster, as_completed as dask_completed
     except ImportError as err:  # pragma: no cover - dask is a core dependency
-        raise RuntimeError("--executor dask needs dask[distributed]: pip install 'dask[distributed]'"
+        raise RuntimeError("--executor dask needs dask.distributed: "
+                           "pip install 'dask[distributed]'"
                            ) from err
     threads = _threads_per_worker(workers)
     cluster = None

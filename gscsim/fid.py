@@ -175,7 +175,7 @@ class FID(SetMetric):
             return {"fid": float("nan"), "kid": float("nan")}
         if len(fake) < FID_MIN_FRAMES:
             warnings.warn(f"FID over {len(fake)} frames (< {FID_MIN_FRAMES}) is biased upwards "
-                          f"and only comparable at equal frame counts; see KID (unbiased) beside it",
+                          f"and only comparable at equal frame counts; see KID (unbiased)",
                           stacklevel=2)
         return {"fid": frechet_distance(real, fake), "kid": kernel_inception_distance(real, fake)}
 

@@ -23,7 +23,8 @@ class PSNR(Metric):
     unit: ClassVar[str] = "dB"
 
     def __call__(self, reference: torch.Tensor, received: torch.Tensor) -> torch.Tensor:
-        mse = (to_8bit(reference, torch.float64) - to_8bit(received, torch.float64)).square().flatten(1).mean(dim=1)
+        diff = to_8bit(reference, torch.float64) - to_8bit(received, torch.float64)
+        mse = diff.square().flatten(1).mean(dim=1)
         return 10.0 * torch.log10(255.0 ** 2 / mse)
 
 

@@ -82,7 +82,7 @@ class LinkContext:
         return n
 
     def fits(self, stream_lengths: list[int]) -> bool:
-        """Whether streams of these lengths (each paying its own channel overhead) fit the budget."""
+        """Whether streams of these lengths, each with its channel overhead, fit the budget."""
         return sum(n + self.overhead(n) for n in stream_lengths if n) <= self.total_budget
 
 
@@ -142,7 +142,7 @@ class Channel(Plugin):
         return 0
 
     def transmit(self, x: torch.Tensor, snr_db: float, generator: torch.Generator) -> Received:
-        """Send unit-power symbols x (complex [B, N]) at Es/N0 `snr_db`; return the receiver's view."""
+        """Send unit-power symbols x (complex [B, N]) at Es/N0 `snr_db`; the receiver's view."""
         raise NotImplementedError
 
 

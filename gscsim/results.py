@@ -183,7 +183,8 @@ def _number(text: str) -> Any:
 def write_tables(root: Path, scenario: Scenario, trials: list[Trial]) -> list[dict[str, Any]]:
     """(Re)build frames.csv and summary.csv from the stored trials of this scenario."""
     store = ResultStore(root)
-    results = [store.read(trial_id(scenario, t)) for t in trials if store.has(trial_id(scenario, t))]
+    ids = [trial_id(scenario, t) for t in trials]
+    results = [store.read(tid) for tid in ids if store.has(tid)]
     write_atomic(root / "frames.csv", to_csv(frame_rows(results)))
     summary = summary_rows(results, scenario.metrics)
     write_atomic(root / "summary.csv", to_csv(summary))

@@ -57,7 +57,8 @@ class SweepSpec(_Strict):
     snr_db: list[float] = Field(..., min_length=1, description="Es/N0 values in dB")
     cbr: list[float] = Field(..., min_length=1, description="channel uses per source value")
     stream_snr_db: dict[str, list[float]] = Field(
-        default_factory=dict, description="stream name -> its own SNR values (others follow snr_db)")
+        default_factory=dict,
+        description="stream name -> its own SNR values (others follow snr_db)")
     users: list[int] | None = Field(
         None, min_length=1, description="replicas of every link (timed scenarios): the load axis")
 
@@ -78,7 +79,8 @@ class SweepSpec(_Strict):
             try:
                 out.append(parse_ratio(v))
             except (TypeError, ValueError):
-                raise ValueError(f"cbr values are numbers or fractions like \"1/48\"; got {v!r}")
+                raise ValueError(f"cbr values are numbers or fractions like \"1/48\"; "
+                                 f"got {v!r}") from None
         if any(v <= 0 for v in out):
             raise ValueError("cbr values must be positive")
         return out
@@ -256,10 +258,12 @@ def trial_id(scenario: Scenario, trial: Trial) -> str:
         fingerprint["timing"] = scenario.timing.model_dump(mode="json")
         fingerprint["network"] = scenario.network.model_dump(mode="json") if scenario.network \
             else None
-    slug = f"{trial.transceiver}_{trial.channel}_snr{trial.snr_db:g}_cbr{trial.cbr:.4g}_s{trial.seed}"
+    slug = (f"{trial.transceiver}_{trial.channel}_snr{trial.snr_db:g}_cbr{trial.cbr:.4g}"
+            f"_s{trial.seed}")
     if trial.users is not None:
         slug += f"_u{trial.users}"
-    return "".join(c if c.isalnum() or c in "._-" else "-" for c in slug) + "_" + _digest(fingerprint)
+    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in slug)
+    return f"{safe}_{_digest(fingerprint)}"
 
 
 # ---------------------------------------------------------------- loading and validation
@@ -312,7 +316,8 @@ def error_message(error: dict) -> str:
 def _check_plugins(scenario: Scenario, search_dir: Path | None) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     specs = [("datasets", "dataset", scenario.dataset)]
-    specs += [("transceivers", f"transceivers[{i}]", s) for i, s in enumerate(scenario.transceivers)]
+    specs += [("transceivers", f"transceivers[{i}]", s)
+              for i, s in enumerate(scenario.transceivers)]
     specs += [("channels", f"channels[{i}]", s) for i, s in enumerate(scenario.channels)]
     for kind, where, spec in specs:
         try:
@@ -373,7 +378,8 @@ def expand(scenario: Scenario) -> list[Trial]:
     """All trials of a scenario, in a stable order."""
     stream_names = sorted(scenario.sweep.stream_snr_db)
     user_counts = scenario.sweep.users or [None]
-    stream_combos = list(itertools.product(*(scenario.sweep.stream_snr_db[s] for s in stream_names)))
+    stream_combos = list(itertools.product(*(scenario.sweep.stream_snr_db[s]
+                                             for s in stream_names)))
     trials = []
     for seed in scenario.seeds:
         for tx in scenario.transceivers:

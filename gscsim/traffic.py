@@ -39,17 +39,19 @@ def arrivals(spec: TrafficSpec, n_frames: int, rng: np.random.Generator,
         return spec.offset_s + offset_s + np.arange(n_frames) / spec.rate_hz
     if spec.model == "poisson":
         return offset_s + np.cumsum(rng.exponential(1.0 / spec.rate_hz, size=n_frames))
+    return offset_s + read_trace(_trace_path(spec, base_dir))[:n_frames]
+
+
+def _trace_path(spec: TrafficSpec, base_dir: Path | None) -> Path:
+    """The trace file, relative paths taken from the scenario's folder."""
     path = Path(spec.file)
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
-    return offset_s + read_trace(path)[:n_frames]
+    return base_dir / path if not path.is_absolute() and base_dir is not None else path
 
 
 def frame_count(spec: TrafficSpec, dataset_size: int, base_dir: Path | None = None) -> int:
     """How many frames a link sends: `frames` (at most the trace's length), else the trace
     length, else the dataset size."""
     if spec.model == "trace":
-        path = Path(spec.file)
-        length = len(read_trace(path if path.is_absolute() or base_dir is None else base_dir / path))
+        length = len(read_trace(_trace_path(spec, base_dir)))
         return min(length, spec.frames or length)
     return spec.frames if spec.frames is not None else dataset_size

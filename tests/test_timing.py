@@ -185,7 +185,8 @@ def test_late_frames_can_be_dropped():
 def test_trace_traffic_and_device_profile(tmp_path, tiny_scenario):
     (tmp_path / "trace.txt").write_text("# arrival times\n0.0\n0.25\n0.3\n")
     (tmp_path / "gpu.yaml").write_text("softcast: {encode_s: 0.01, decode_s: 0.5}\n")
-    tiny = _timed(tiny_scenario, compute={"model": "profile", "profile": str(tmp_path / "gpu.yaml")})
+    tiny = _timed(tiny_scenario,
+                  compute={"model": "profile", "profile": str(tmp_path / "gpu.yaml")})
     tiny["timing"]["traffic"] = {"model": "trace", "file": str(tmp_path / "trace.txt")}
     tiny["output"] = str(tmp_path / "out")
     root = run_loaded(validate(tiny), tmp_path / "out", progress=False)
