@@ -35,6 +35,15 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_scenes_write(args: argparse.Namespace) -> int:
+    from .scenes.shards import write_shard
+
+    path = write_shard(args.out, args.split, args.count, args.size, args.start,
+                       progress=not args.quiet)
+    print(f"wrote {args.count} {args.split} scenes ({args.size}x{args.size}) to {path}")
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     for path in args.scenario:
         scenario = load(path)
@@ -91,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     scorer.add_argument("reference")
     scorer.add_argument("distorted")
     scorer.set_defaults(func=_cmd_score)
+
+    scenes = sub.add_parser("scenes", help="the procedural scene set")
+    scenes_sub = scenes.add_subparsers(dest="scenes_command", required=True)
+    writer = scenes_sub.add_parser("write", help="render a split to an .npz shard")
+    writer.add_argument("out")
+    writer.add_argument("--split", default="train", choices=["train", "val", "test"])
+    writer.add_argument("--count", type=int, default=1000)
+    writer.add_argument("--size", type=int, default=64)
+    writer.add_argument("--start", type=int, default=0, help="first scene index")
+    writer.add_argument("--quiet", action="store_true")
+    writer.set_defaults(func=_cmd_scenes_write)
 
     validate = sub.add_parser("validate", help="check scenario files")
     validate.add_argument("scenario", nargs="+")

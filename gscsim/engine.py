@@ -102,8 +102,11 @@ def run_frames(scenario: Scenario, trial: Trial, plugins: Plugins, frame_indices
     records: list[dict[str, Any]] = []
     for batch_index, start in enumerate(range(0, len(indices), scenario.batch_size)):
         frames = [plugins.dataset[i] for i in indices[start:start + scenario.batch_size]]
+        depth = (torch.stack([f.depth for f in frames]).to(device)
+                 if all(f.depth is not None for f in frames) else None)
         batch = Batch(images=torch.stack([f.image for f in frames]).to(device),
-                      captions=[f.caption for f in frames], ids=[f.id for f in frames])
+                      captions=[f.caption for f in frames], ids=[f.id for f in frames],
+                      depth=depth)
         records += _run_batch(trial, key, batch_index, batch, plugins, max_retransmissions)
     return records
 

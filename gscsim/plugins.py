@@ -39,12 +39,15 @@ class Plugin:
 class Batch:
     """Frames given to a transceiver.
 
-    images: float [B, 3, H, W] in [0, 1]; captions: B strings; ids: B frame identifiers.
+    images: float [B, 3, H, W] in [0, 1]; captions: B strings; ids: B frame identifiers;
+    depth: float [B, 1, H, W] in metres when the dataset has it (the `scenes` set), else None.
+    Caption embeddings (384-d) come from gscsim.text.embed(batch.captions).
     """
 
     images: torch.Tensor
     captions: list[str]
     ids: list[str]
+    depth: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -148,11 +151,14 @@ class Channel(Plugin):
 
 @dataclass
 class Frame:
-    """One dataset item: image float [3, H, W] in [0, 1], its caption, a stable id."""
+    """One dataset item: image float [3, H, W] in [0, 1], its caption, a stable id, and where
+    the dataset has them, metric depth float [1, H, W] (m) and an instance mask uint8 [H, W]."""
 
     image: torch.Tensor
     caption: str
     id: str
+    depth: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
 
 
 class Dataset(Plugin):
