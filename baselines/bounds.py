@@ -17,14 +17,13 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.stats import norm
 
 from gscsim.plugins import Batch, Decoded, LinkContext, Received, Transceiver
 
-from .codecs import CODECS
+from .codecs import CODECS, from_pixels, to_pixels
 
 
 def capacity_bits(k: int, snr_db: float) -> float:
@@ -66,12 +65,10 @@ class _GenieBound(Transceiver):
         max_bytes = int(self.budget_bits(ctx, k) // 8) if k else 0
         self._delivered, ok = [], []
         for image in batch.images:
-            pixels = np.round(image.detach().cpu().permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-            fitted = self.codec.fit(pixels, max_bytes)
+            fitted = self.codec.fit(to_pixels(image), max_bytes)
             ok.append(fitted is not None)
-            self._delivered.append(
-                torch.from_numpy(self.codec.decode(fitted[0]).astype(np.float32) / 255)
-                .permute(2, 0, 1) if fitted else torch.full(image.shape, 0.5))
+            self._delivered.append(from_pixels(self.codec.decode(fitted[0])) if fitted
+                                   else torch.full(image.shape, 0.5))
         self._ok = torch.tensor(ok)
         return {self.stream: torch.ones(len(batch), k, dtype=torch.complex64)} if k else {}
 

@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Callable
 
 import numpy as np
+import torch
 from PIL import Image
 
 
@@ -41,6 +42,16 @@ class Codec:
     def fit(self, image: np.ndarray, max_bytes: int) -> tuple[bytes, int] | None:
         """Best (file, quality) with len(file) <= max_bytes, by bisection over the quality."""
         return _fit(self.name, image.tobytes(), image.shape, max_bytes)
+
+
+def to_pixels(image: torch.Tensor) -> np.ndarray:
+    """float [3, H, W] in [0, 1] -> uint8 [H, W, 3] for an encoder."""
+    return np.round(image.detach().cpu().permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+
+
+def from_pixels(pixels: np.ndarray) -> torch.Tensor:
+    """uint8 [H, W, 3] from a decoder -> float [3, H, W] in [0, 1]."""
+    return torch.from_numpy(pixels.astype(np.float32) / 255).permute(2, 0, 1)
 
 
 def _save(fmt: str, **params) -> Callable[[Image.Image, int], bytes]:

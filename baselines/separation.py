@@ -18,14 +18,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from gscsim.digital import MCS, DigitalLink, LinkTooSmall, bits_to_bytes, bytes_to_bits
 from gscsim.plugins import Batch, Decoded, LinkContext, Received, Transceiver
 
-from .codecs import CODECS
+from .codecs import CODECS, from_pixels, to_pixels
 
 HEADER_BITS = 32
 THRESHOLDS = Path(__file__).resolve().parent / "data" / "mcs_awgn.json"
@@ -63,6 +62,15 @@ def adaptive_mcs(snr_db: float, margin_db: float) -> MCS | None:
     return max(usable, key=lambda m: m.spectral_efficiency, default=None)
 
 
+@lru_cache(maxsize=64)
+def _cached_link(mcs: MCS, n_symbols: int, decoder: str, iterations: int) -> DigitalLink | None:
+    """Both ends of every frame share one link (and its Sionna encoder/decoder) per setting."""
+    try:
+        return DigitalLink(mcs, n_symbols, decoder, iterations)
+    except LinkTooSmall:
+        return None
+
+
 class Separation(Transceiver):
     """Image codec + CRC + 5G LDPC + QAM, fixed or adaptive MCS, concealment of lost frames."""
 
@@ -82,11 +90,8 @@ class Separation(Transceiver):
             mcs = adaptive_mcs(ctx.snr_for(self.stream), self.options.margin_db)
         if mcs is None:
             return None
-        try:
-            return DigitalLink(mcs, ctx.single_stream_capacity(), self.options.decoder,
-                               self.options.iterations)
-        except LinkTooSmall:
-            return None
+        return _cached_link(mcs, ctx.single_stream_capacity(), self.options.decoder,
+                            self.options.iterations)
 
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
         link = self.link(ctx)
@@ -95,8 +100,7 @@ class Separation(Transceiver):
         max_bytes = (link.payload_bits - HEADER_BITS) // 8
         rows = []
         for image in batch.images:
-            pixels = np.round(image.detach().cpu().permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-            fitted = self.codec.fit(pixels, max_bytes)
+            fitted = self.codec.fit(to_pixels(image), max_bytes)
             data = fitted[0] if fitted else b""        # empty: the frame cannot be carried
             rows.append(bytes_to_bits(len(data).to_bytes(4, "big") + data, link.payload_bits))
         return {self.stream: link.encode(torch.stack(rows))}
@@ -129,7 +133,7 @@ class Separation(Transceiver):
             return None
         if pixels.shape != (ctx.image_shape[1], ctx.image_shape[2], 3):
             return None
-        return torch.from_numpy(pixels.astype(np.float32) / 255).permute(2, 0, 1)
+        return from_pixels(pixels)
 
     def _conceal(self, n: int, ctx: LinkContext) -> torch.Tensor:
         if self.options.concealment == "last" and self._last_good is not None:

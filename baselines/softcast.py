@@ -20,6 +20,7 @@ SoftCast sends a chunk bitmap instead.
 from __future__ import annotations
 
 import math
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -61,7 +62,8 @@ class SoftCast(Transceiver):
                              f"change the dataset size or softcast.chunks_per_side")
         return h // g, w // g
 
-    def chunk_order(self) -> list[tuple[int, int, int]]:
+    @cached_property
+    def order(self) -> list[tuple[int, int, int]]:
         """All (plane, u, v) chunks in transmission order (most expected energy first)."""
         g, offset = self.options.chunks_per_side, self.options.chroma_offset
         chunks = [(p, u, v) for p in range(3) for u in range(g) for v in range(g)]
@@ -74,7 +76,7 @@ class SoftCast(Transceiver):
         """Largest number K of chunks whose data and side information fit the budget."""
         ch, cw = self._check_shape(ctx.image_shape)
         per_chunk = ch * cw // 2
-        k = min(len(self.chunk_order()), ctx.total_budget // per_chunk)
+        k = min(len(self.order), ctx.total_budget // per_chunk)
         while k > 0 and not ctx.fits([k * per_chunk, self._meta_symbols(k)]):
             k -= 1
         return k
@@ -145,7 +147,7 @@ class SoftCast(Transceiver):
         if k == 0:
             return {}
         chunks = self._to_chunks(batch.images, ctx)
-        kept = np.stack([chunks[:, p, u, v] for p, u, v in self.chunk_order()[:k]], axis=1)
+        kept = np.stack([chunks[:, p, u, v] for p, u, v in self.order[:k]], axis=1)
         codes = self._quantise(np.mean(kept ** 2, axis=-1), ctx)
         scale = self._scales(self._dequantise(codes, ctx))
         data = (kept * scale[..., None]).reshape(len(batch), -1)
@@ -175,6 +177,6 @@ class SoftCast(Transceiver):
             var_real = np.repeat(var, 2, axis=-1).reshape(b, k, -1)
             g_l = (scale * variances)[..., None]
             estimate = g_l * y_real / (scale[..., None] * g_l + var_real)
-            for i, (p, u, v) in enumerate(self.chunk_order()[:k]):
+            for i, (p, u, v) in enumerate(self.order[:k]):
                 chunks[:, p, u, v] = estimate[:, i]
         return self._from_chunks(chunks, ctx)

@@ -164,11 +164,16 @@ class Kodak(ImageFolder):
         return Frame(image=_cached_full(str(path)), caption=caption, id=path.stem)
 
 
-@lru_cache(maxsize=64)
-def _cached_full(path: str) -> torch.Tensor:
+def load_full(path: Path) -> torch.Tensor:
+    """Image file at its own size -> float [3, H, W] in [0, 1]."""
     with Image.open(path) as img:
         array = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+
+
+@lru_cache(maxsize=64)
+def _cached_full(path: str) -> torch.Tensor:
+    return load_full(Path(path))
 
 
 class Kodak5Options(BaseModel):

@@ -375,34 +375,26 @@ def _resolved(kind: str, name: str, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def expand(scenario: Scenario) -> list[Trial]:
-    """All trials of a scenario, in a stable order."""
+    """All trials of a scenario, in a stable order (seed, transceiver variant, channel variant,
+    SNR, CBR, stream SNRs, users)."""
     stream_names = sorted(scenario.sweep.stream_snr_db)
-    user_counts = scenario.sweep.users or [None]
     stream_combos = list(itertools.product(*(scenario.sweep.stream_snr_db[s]
                                              for s in stream_names)))
-    trials = []
-    for seed in scenario.seeds:
-        for tx in scenario.transceivers:
-            swept_names = sorted(tx.sweep)
-            for tx_options in _option_sets(tx):
-                swept = {f"{tx.display}.{n}": tx_options[n] for n in swept_names}
-                tx_options = _resolved("transceivers", tx.name, tx_options)
-                for ch in scenario.channels:
-                    for ch_options in _option_sets(ch):
-                        ch_swept = {f"{ch.display}.{n}": ch_options[n] for n in sorted(ch.sweep)}
-                        ch_options = _resolved("channels", ch.name, ch_options)
-                        for snr in scenario.sweep.snr_db:
-                            for cbr in scenario.sweep.cbr:
-                                for combo, users in itertools.product(stream_combos,
-                                                                      user_counts):
-                                    trials.append(Trial(
-                                        transceiver=tx.display, transceiver_name=tx.name,
-                                        transceiver_options=tx_options, channel=ch.display,
-                                        channel_name=ch.name, channel_options=ch_options,
-                                        snr_db=float(snr), cbr=float(cbr), seed=seed,
-                                        stream_snr_db=dict(zip(stream_names, combo)),
-                                        swept={**swept, **ch_swept}, users=users))
-    return trials
+    tx_variants = [(tx, _resolved("transceivers", tx.name, options),
+                    {f"{tx.display}.{n}": options[n] for n in sorted(tx.sweep)})
+                   for tx in scenario.transceivers for options in _option_sets(tx)]
+    ch_variants = [(ch, _resolved("channels", ch.name, options),
+                    {f"{ch.display}.{n}": options[n] for n in sorted(ch.sweep)})
+                   for ch in scenario.channels for options in _option_sets(ch)]
+    return [Trial(transceiver=tx.display, transceiver_name=tx.name, transceiver_options=tx_opts,
+                  channel=ch.display, channel_name=ch.name, channel_options=ch_opts,
+                  snr_db=float(snr), cbr=float(cbr), seed=seed,
+                  stream_snr_db=dict(zip(stream_names, combo)),
+                  swept={**tx_swept, **ch_swept}, users=users)
+            for seed, (tx, tx_opts, tx_swept), (ch, ch_opts, ch_swept), snr, cbr, combo, users
+            in itertools.product(scenario.seeds, tx_variants, ch_variants, scenario.sweep.snr_db,
+                                 scenario.sweep.cbr, stream_combos,
+                                 scenario.sweep.users or [None])]
 
 
 def output_dir(scenario: Scenario, override: str | Path | None = None) -> Path:

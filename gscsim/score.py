@@ -3,19 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
-
 from . import registry
-from .datasets import IMAGE_SUFFIXES
-
-
-def read_image(path: Path) -> torch.Tensor:
-    """An image file at its own size -> float [1, 3, H, W] in [0, 1]."""
-    with Image.open(path) as img:
-        array = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0)
+from .datasets import IMAGE_SUFFIXES, load_full
 
 
 def pairs(reference: Path, distorted: Path) -> list[tuple[Path, Path]]:
@@ -40,7 +29,7 @@ def score(metric_name: str, reference: Path, distorted: Path) -> list[tuple[str,
     matched = pairs(Path(reference), Path(distorted))
     out = []
     for ref_path, dist_path in matched:
-        ref, dist = read_image(ref_path), read_image(dist_path)
+        ref, dist = load_full(ref_path).unsqueeze(0), load_full(dist_path).unsqueeze(0)
         if ref.shape != dist.shape:
             raise ValueError(f"{ref_path.name}: sizes differ ({tuple(ref.shape[2:])} and "
                              f"{tuple(dist.shape[2:])})")
