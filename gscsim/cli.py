@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import registry
 from .scenario import ScenarioError, expand, load
@@ -41,6 +42,21 @@ def _cmd_scenes_write(args: argparse.Namespace) -> int:
     path = write_shard(args.out, args.split, args.count, args.size, args.start,
                        progress=not args.quiet)
     print(f"wrote {args.count} {args.split} scenes ({args.size}x{args.size}) to {path}")
+    return 0
+
+
+# Trainable models: name -> "module:function" taking (config, out, steps, data, restart, progress).
+TRAINERS = {"swinjscc": "gscsim.baselines.swinjscc.train:train"}
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import importlib
+
+    module, function = TRAINERS[args.model].split(":")
+    final = getattr(importlib.import_module(module), function)(
+        args.config, args.out or f"runs/{args.model}-{Path(args.config).stem}", steps=args.steps,
+        data=args.data, restart=args.restart, progress=not args.quiet)
+    print(f"model in {final} (card {final.with_suffix('.md')}); log.csv and loss.png beside it")
     return 0
 
 
@@ -111,6 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
     writer.add_argument("--start", type=int, default=0, help="first scene index")
     writer.add_argument("--quiet", action="store_true")
     writer.set_defaults(func=_cmd_scenes_write)
+
+    trainer = sub.add_parser("train", help="train a learned transceiver (resumes a stopped run)")
+    trainer.add_argument("model", choices=sorted(TRAINERS))
+    trainer.add_argument("--config", required=True,
+                         help="YAML file, or the name of a shipped config (e.g. tiny-photos)")
+    trainer.add_argument("--out", help="run folder (default runs/MODEL-CONFIG)")
+    trainer.add_argument("--steps", type=int, help="override train.steps")
+    trainer.add_argument("--data", help="image folder to train on (overrides train.data)")
+    trainer.add_argument("--restart", action="store_true", help="discard a run already in --out")
+    trainer.add_argument("--quiet", action="store_true", help="no progress bar")
+    trainer.set_defaults(func=_cmd_train)
 
     validate = sub.add_parser("validate", help="check scenario files")
     validate.add_argument("scenario", nargs="+")

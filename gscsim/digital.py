@@ -26,6 +26,9 @@ from .plugins import Received
 
 CRC_BITS = 24
 MAX_BLOCK_INFO = 8448            # 5G NR base graph 1
+# Sionna's 5G encoder takes base graph 1 for k > 3824 unless the rate is <= 1/4, but base graph 1
+# needs rates above 1/3: low-rate blocks are kept at or under 3824 bits so they use base graph 2.
+MAX_BLOCK_INFO_LOW_RATE = 3824
 MIN_CODE_RATE = 0.2              # Sionna's 5G encoder refuses lower rates
 DECODE_CHUNK = 32                # codewords per decoder call: fastest on a 2-core CPU
 SCRAMBLING_SEED = 0x5C7A3B1E     # seeds the scrambling sequence both ends of every link share
@@ -93,6 +96,8 @@ def layout(mcs: MCS, n_symbols: int, max_block_info: int = MAX_BLOCK_INFO) -> Bl
     """The block layout of `mcs` in `n_symbols` complex channel uses."""
     m = mcs.bits_per_symbol
     coded = n_symbols * m
+    if mcs.code_rate <= 1 / 3:
+        max_block_info = min(max_block_info, MAX_BLOCK_INFO_LOW_RATE)
     blocks = max(1, math.ceil(coded * mcs.code_rate / max_block_info))
     n = (coded // blocks) // m * m
     k = math.ceil(n * mcs.code_rate - 1e-9)         # never below the nominal rate

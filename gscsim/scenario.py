@@ -269,16 +269,20 @@ def trial_id(scenario: Scenario, trial: Trial) -> str:
 # ---------------------------------------------------------------- loading and validation
 
 
-def load(path: str | Path) -> Scenario:
-    """Read and fully validate a scenario file (schema, plugin names, plugin options)."""
-    path = Path(path)
+def read_yaml(path: Path) -> Any:
+    """The parsed content of a YAML file; a missing or malformed file is a ScenarioError."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ScenarioError(str(path), [("", "file not found")]) from None
     except yaml.YAMLError as err:
         raise ScenarioError(str(path), [("", f"not valid YAML: {err}")]) from None
-    return validate(raw, source=str(path), search_dir=path.parent)
+
+
+def load(path: str | Path) -> Scenario:
+    """Read and fully validate a scenario file (schema, plugin names, plugin options)."""
+    path = Path(path)
+    return validate(read_yaml(path), source=str(path), search_dir=path.parent)
 
 
 def validate(raw: Any, source: str = "<scenario>", search_dir: Path | None = None) -> Scenario:

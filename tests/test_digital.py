@@ -56,6 +56,10 @@ def test_layout_fills_the_budget_with_equal_blocks():
         assert lay.symbols <= 4096 and lay.symbols > 4096 - lay.blocks
         assert lay.k <= 8448 and lay.k / lay.n >= mcs.code_rate - 1e-9
     assert layout(MCS("256qam", 0.93), 40_000).blocks > 1
+    for rate in (0.2, 0.3):                 # rates <= 1/3 need base graph 2: k <= 3824
+        low = layout(MCS("qpsk", rate), 12288)
+        assert low.blocks >= 2 and low.k <= 3824
+        assert DigitalLink(MCS("qpsk", rate), 12288)._blocks["ldpc"] is not None  # Sionna takes it
     with pytest.raises(LinkTooSmall):
         layout(MCS("qpsk", 0.3), 20)
 

@@ -1,0 +1,227 @@
+"""Training of SwinJSCC: `gscsim train swinjscc --config FILE [--out DIR] [--steps N]`.
+
+Each step draws one SNR (uniform over `snr_db`, in dB) and one rate C (from `rates`) for the whole
+batch, sends the kept latent values through AWGN and minimises MSE (or 1 - MS-SSIM) between the
+clamped reconstruction and the input. The run folder holds `last.pt` (everything needed to
+resume; an interrupted run continues from it), `log.csv`, `loss.png`, and at the end `model.pt`
+(config + weights, what the transceiver loads) with its model card `model.md`.
+"""
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from tqdm import tqdm
+
+from gscsim.conventions import parse_ratio
+from gscsim.training import (DataConfig, ImageSource, TrainLog, load_config, save_atomic,
+                             warmup_cosine)
+
+from .model import ModelConfig, SwinJSCC, cbr_of, channels_for
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+CHECKPOINT_FORMAT = "gscsim-swinjscc-1"
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data: DataConfig
+    steps: int = Field(5000, ge=1)
+    batch: int = Field(16, ge=1)
+    lr: float = Field(5e-4, gt=0)
+    warmup: int = Field(200, ge=0, description="steps of linear learning-rate warm-up")
+    weight_decay: float = Field(0.0, ge=0)
+    snr_db: tuple[float, float] = Field((0.0, 14.0), description="SNR range (dB), one per batch")
+    rates: list[int] | None = Field(None, description="C values drawn per batch; model.rates if "
+                                                      "unset")
+    loss: Literal["mse", "ms-ssim"] = "mse"
+    init: str | None = Field(None, description="start from these weights (zoo name or path of a "
+                                                "model.pt of the same architecture)")
+    seed: int = 0
+    bf16: bool = Field(True, description="bfloat16 autocast (CPU with AVX-512 bf16, or GPU)")
+    device: str = "cpu"
+    log_every: int = Field(20, ge=1)
+    eval_every: int = Field(500, ge=1)
+    checkpoint_every: int = Field(200, ge=1)
+    eval_snr_db: list[float] = Field(default_factory=lambda: [1.0, 10.0])
+    eval_cbr: float | str = "1/48"
+
+
+class SwinJSCCConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig
+
+
+def config_path(name_or_path: str | Path) -> Path:
+    """A config file path, or the name of one shipped in baselines/swinjscc/configs."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix:
+        return path
+    shipped = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not shipped.exists():
+        names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+        raise FileNotFoundError(f"--config {name_or_path}: no such file, and no shipped config of "
+                                f"that name (shipped: {', '.join(names)})")
+    return shipped
+
+
+def distortion(recon: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """Mean MSE, or 1 - MS-SSIM with as many scales as the image side allows (at most 5)."""
+    if kind == "mse":
+        return F.mse_loss(recon, target)
+    from pytorch_msssim import ms_ssim
+
+    weights = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333]
+    scales = 1
+    while scales < 5 and min(target.shape[-2:]) > 10 * 2 ** scales:
+        scales += 1
+    w = torch.tensor(weights[:scales], device=target.device)
+    return 1.0 - ms_ssim(recon, target, data_range=1.0, weights=(w / w.sum()).tolist())
+
+
+@torch.no_grad()
+def validate(model: SwinJSCC, images: torch.Tensor, channels: int, snrs: list[float],
+             seed: int) -> dict[str, float]:
+    """Mean PSNR (dB) of the validation images at each SNR, fixed noise."""
+    model.eval()
+    out = {}
+    for snr in snrs:
+        g = torch.Generator(images.device).manual_seed(seed)
+        recon = model(images, torch.full((len(images),), snr, device=images.device), channels,
+                      generator=g).clamp(0, 1)
+        mse = ((recon - images) ** 2).flatten(1).mean(1)
+        out[f"val_psnr_{snr:g}dB"] = float((-10 * torch.log10(mse)).mean())
+    model.train()
+    return out
+
+
+def train(config: str | Path, out: str | Path, steps: int | None = None, data: str | None = None,
+          restart: bool = False, progress: bool = True) -> Path:
+    """Run (or resume) a training; `steps` and `data` (an image folder) override the config.
+    Returns the path of the final model.pt."""
+    path = config_path(config)
+    cfg: SwinJSCCConfig = load_config(path, SwinJSCCConfig)
+    tc = cfg.train
+    if steps is not None:
+        tc = tc.model_copy(update={"steps": steps})
+    if data is not None:
+        tc = tc.model_copy(update={"data": tc.data.model_copy(update={"kind": "folder",
+                                                                      "path": data})})
+    rates = tc.rates or cfg.model.rates
+    eval_channels = channels_for(parse_ratio(tc.eval_cbr))
+    device = torch.device(tc.device)
+    run_dir = Path(out)
+    torch.manual_seed(tc.seed)
+    model = SwinJSCC(cfg.model).to(device)
+    if tc.init:
+        from .transceiver import checkpoint_path
+
+        start = torch.load(checkpoint_path(tc.init), map_location=device, weights_only=True)
+        model.load_state_dict(start["state_dict"])
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    log, step, elapsed = TrainLog(run_dir), 0, 0.0
+    state_path = run_dir / "last.pt"
+    if state_path.exists() and not restart:
+        state = torch.load(state_path, map_location=device, weights_only=False)
+        if state["config"] != cfg.model_dump(mode="json") or state["steps"] != tc.steps:
+            raise ValueError(f"{run_dir} holds a run of another config or step count; pass "
+                             f"--restart to discard it, or choose another --out")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, elapsed, log = state["step"], state["elapsed_s"], TrainLog(run_dir, state["log"])
+        print(f"resuming {run_dir} at step {step} of {tc.steps}", file=sys.stderr)
+    source = ImageSource(tc.data, base_dir=path.parent)
+    val = source.validation()
+    val = None if val is None else val.to(device)
+
+    def checkpoint() -> None:
+        save_atomic({"config": cfg.model_dump(mode="json"), "steps": tc.steps, "step": step,
+                     "elapsed_s": elapsed, "model": model.state_dict(),
+                     "optimizer": opt.state_dict(), "log": log.rows}, state_path)
+        log.write()
+
+    model.train()
+    bar = tqdm(total=tc.steps, initial=step, desc="swinjscc", unit="step", disable=not progress)
+    started = time.perf_counter() - elapsed
+    while step < tc.steps:
+        g = torch.Generator().manual_seed(tc.seed * 1_000_003 + step)   # same draws on resume
+        images = source.batch(tc.batch, g).to(device)
+        lo, hi = tc.snr_db
+        snr = lo + (hi - lo) * float(torch.rand(1, generator=g))
+        rate = rates[int(torch.randint(len(rates), (1,), generator=g))]
+        noise = torch.Generator(device).manual_seed(tc.seed * 1_000_003 + step)
+        for group in opt.param_groups:
+            group["lr"] = tc.lr * warmup_cosine(step, tc.steps, tc.warmup)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16):
+            recon = model(images, torch.full((tc.batch,), snr, device=device), rate,
+                          generator=noise)
+        loss = distortion(recon.float().clamp(0, 1), images, tc.loss)
+        if not torch.isfinite(loss):            # stop before the update: last.pt stays good
+            raise RuntimeError(f"training diverged at step {step + 1} (loss {loss.item()}); "
+                               f"lower train.lr in {path} and rerun with --restart")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        elapsed = time.perf_counter() - started
+        bar.update(1)
+        if step % tc.log_every == 0 or step == tc.steps:
+            log.add(step=step, loss=loss.item(), snr_db=snr, rate=rate,
+                    lr=opt.param_groups[0]["lr"], elapsed_s=elapsed)
+            bar.set_postfix(loss=f"{loss.item():.4g}")
+        if val is not None and (step % tc.eval_every == 0 or step == tc.steps):
+            log.add(step=step, **validate(model, val, eval_channels, tc.eval_snr_db, tc.seed))
+        if step % tc.checkpoint_every == 0 or step == tc.steps:
+            checkpoint()
+    bar.close()
+    final = run_dir / "model.pt"
+    meta = {"command": " ".join(["gscsim", "train", "swinjscc", "--config", str(config),
+                                 "--out", str(out)] + ([f"--steps {steps}"] if steps else [])
+                                + ([f"--data {data}"] if data else [])),
+            "steps": tc.steps, "seed": tc.seed, "wall_s": round(elapsed, 1),
+            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {device}",
+            "train": tc.model_dump(mode="json"),
+            "validation": {k: v for r in log.rows for k, v in r.items() if k.startswith("val_")}}
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device) / 2**30
+        meta["machine"] += f", peak memory {peak:.1f} GiB"
+    save_atomic({"format": CHECKPOINT_FORMAT, "config": cfg.model.model_dump(mode="json"),
+                 "state_dict": model.state_dict(), "meta": meta}, final)
+    write_card(final.with_suffix(".md"), run_dir.name, cfg.model, meta, eval_channels)
+    return final
+
+
+def write_card(path: Path, title: str, model_cfg: ModelConfig, meta: dict,
+               eval_channels: int) -> None:
+    """The model card of a finished run: architecture, command, data, steps, seed, wall time
+    and validation PSNR (evaluations on test sets are added where the checkpoint is published)."""
+    from gscsim.results import write_atomic
+
+    n_params = sum(p.numel() for p in SwinJSCC(model_cfg).parameters())
+    t = meta["train"]
+    val = ", ".join(f"{k.removeprefix('val_psnr_')}: {v:.2f} dB"
+                    for k, v in meta["validation"].items())
+    write_atomic(path, "\n".join([
+        f"# {title}", "",
+        f"SwinJSCC (SNR- and rate-adaptive), {n_params:,} parameters; dims {model_cfg.embed_dims},"
+        f" depths {model_cfg.depths}, heads {model_cfg.num_heads}, window {model_cfg.window}, "
+        f"built for {model_cfg.img_size[0]}x{model_cfg.img_size[1]}; rates C {model_cfg.rates}"
+        f" (CBR {cbr_of(min(model_cfg.rates)):.4f}..{cbr_of(max(model_cfg.rates)):.4f}).", "",
+        f"- command: `{meta['command']}`",
+        f"- data: {t['data']}",
+        f"- steps: {meta['steps']} (batch {t['batch']}, AdamW lr {t['lr']} with {t['warmup']} "
+        f"warm-up steps and cosine decay, SNR uniform in {t['snr_db']} dB per batch, C from "
+        f"{t['rates'] or model_cfg.rates}, loss {t['loss']}, bf16 autocast {t['bf16']})",
+        f"- initial weights: {t['init'] or 'random (seed below)'}",
+        f"- seed: {meta['seed']}",
+        f"- wall time: {meta['wall_s']:.0f} s on {meta['machine']}",
+        f"- validation PSNR at C={eval_channels} (CBR {cbr_of(eval_channels):.4f}), AWGN: {val}",
+        ""]))

@@ -1,0 +1,157 @@
+"""The `swinjscc` transceiver: a trained SwinJSCC model on a gscsim link.
+
+At CBR c the sender keeps C = floor(c * 2 * 3 * 16^2) latent channels (fewer if the channel's
+pilots would not fit), sends their H/16 * W/16 * C real values as H*W*C/512 complex symbols
+(first half real parts, second half imaginary parts) at unit average power, and the receiver
+equalises, restores the scale and decodes.
+
+Side information, as in the paper's code: the receiver is told which C channels were kept
+(a D-bit mask, D = latent channels) and the transmit power scale (one float) without channel
+errors. They are not counted in the budget: at the tiny model's D = 128 that is 160 bits per
+image, against 3*H*W*c symbols (512 symbols at 64x64 and CBR 1/48).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+import gscsim
+from gscsim.plugins import Batch, LinkContext, Received, Transceiver
+from gscsim.training import load_config
+
+from .model import ModelConfig, SwinJSCC, cbr_of, channels_for
+from .train import CHECKPOINT_FORMAT, SwinJSCCConfig, config_path
+
+ZOO = Path(gscsim.__file__).resolve().parent / "zoo"
+STREAM = "latent"
+
+
+def zoo_names() -> list[str]:
+    return sorted(p.stem for p in ZOO.glob("swinjscc-*.pt"))
+
+
+def checkpoint_path(name_or_path: str) -> Path:
+    """A zoo checkpoint name (e.g. swinjscc-tiny-photos) or a file path -> existing path."""
+    for path in (ZOO / f"{name_or_path}.pt", Path(name_or_path).expanduser()):
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"swinjscc.checkpoint: '{name_or_path}' is neither a zoo checkpoint ({zoo_names()}) nor a "
+        f"file. Train one with `gscsim train swinjscc --config tiny-photos` and pass the path of "
+        f"its model.pt, or pass an official SwinJSCC .model file with config: base")
+
+
+@lru_cache(maxsize=4)
+def load_model(checkpoint: str, config: str | None = None, device: str = "cpu") -> SwinJSCC:
+    """Build and load a SwinJSCC. gscsim checkpoints carry their config; an official state_dict
+    (e.g. SwinJSCC_w_SAandRA_AWGN_HRimage_cbr_psnr_snr.model) needs `config` (small, base, large
+    or a config file) and loads with strict=True."""
+    path = checkpoint_path(checkpoint)
+    obj = torch.load(path, map_location=device, weights_only=True)
+    if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT:
+        cfg, state = ModelConfig(**obj["config"]), obj["state_dict"]
+    else:
+        if config is None:
+            raise ValueError(f"swinjscc.config: {path} is a bare state_dict (an official "
+                             f"checkpoint?); say which architecture it is: config: base (or "
+                             f"small, large, or a config file)")
+        cfg = load_config(config_path(config), SwinJSCCConfig).model
+        state = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
+    model = SwinJSCC(cfg).to(device)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"swinjscc.checkpoint: {path} does not fit the {cfg.embed_dims} / "
+                         f"{cfg.depths} architecture: {str(err)[:400]}") from None
+    return model.eval()
+
+
+def size_multiple(model: SwinJSCC) -> int:
+    """Image sides must be multiples of this: every stage's map must split into its windows."""
+    multiple = 16
+    for i, stage in enumerate(model.encoder.layers):
+        multiple = math.lcm(multiple, stage.blocks[0].window * 2 ** (i + 1))
+    return multiple
+
+
+class SwinJSCCOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint: str = Field("swinjscc-tiny-photos", description="zoo name or path of a .pt/.model")
+    config: str | None = Field(None, description="architecture of a bare official state_dict: "
+                                                 "small, base, large or a config file")
+    device: str = "cpu"
+
+
+class SwinJSCCLink(Transceiver):
+    """SwinJSCC: Swin Transformer deep JSCC with SNR and rate adaptation (Yang et al. 2024)."""
+
+    Options = SwinJSCCOptions
+
+    def __init__(self, options: SwinJSCCOptions | None = None):
+        super().__init__(options)
+        self._side: tuple[torch.Tensor, torch.Tensor, tuple[int, int]] | None = None
+
+    @property
+    def model(self) -> SwinJSCC:
+        return load_model(self.options.checkpoint, self.options.config, self.options.device)
+
+    def channels(self, ctx: LinkContext) -> int:
+        """Kept latent channels C at this CBR: the paper's mapping, lowered until pilots fit."""
+        _, h, w = ctx.image_shape
+        positions = (h // 16) * (w // 16)
+        depth = self.model.config.embed_dims[-1]
+        c = min(channels_for(ctx.cbr), depth)
+        while c > 0 and not ctx.fits([math.ceil(positions * c / 2)]):
+            c -= 1
+        if c < 1:
+            raise ValueError(f"swinjscc: CBR {ctx.cbr:.4g} at {h}x{w} leaves no room for one "
+                             f"latent channel (C >= 1 needs CBR >= {cbr_of(1):.5f} plus pilots)")
+        rates = self.model.config.rates
+        if not min(rates) <= c <= max(rates):
+            warnings.warn(f"swinjscc: C={c} (CBR {cbr_of(c):.4f}) lies outside the rates this "
+                          f"model was trained for ({rates})", stacklevel=2)
+        return c
+
+    def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
+        model = self.model
+        _, h, w = ctx.image_shape
+        multiple = size_multiple(model)
+        if h % multiple or w % multiple:
+            raise ValueError(f"swinjscc: images of {h}x{w} do not fit this model; both sides must "
+                             f"be multiples of {multiple} (set the dataset's size option)")
+        c = self.channels(ctx)
+        device = torch.device(self.options.device)
+        snr = torch.full((len(batch),), ctx.snr_for(STREAM), device=device)
+        with torch.no_grad():
+            latent, keep, size = model.encoder(batch.images.to(device), snr, c)
+        kept = keep.nonzero()[:, 1].view(len(batch), c)                  # channel ids, ascending
+        values = latent.gather(2, kept.unsqueeze(1).expand(-1, latent.shape[1], -1)).flatten(1)
+        if values.shape[1] % 2:
+            values = torch.nn.functional.pad(values, (0, 1))
+        half = values.shape[1] // 2
+        symbols = torch.complex(values[:, :half], values[:, half:])
+        scale = symbols.abs().pow(2).mean(1).sqrt().clamp_min(1e-12)
+        self._side = (kept, scale, size)
+        return {STREAM: (symbols / scale.unsqueeze(1)).to(torch.complex64).cpu()}
+
+    def decode(self, received: dict[str, Received], ctx: LinkContext) -> torch.Tensor:
+        if self._side is None:
+            raise RuntimeError("swinjscc: decode called before encode")
+        kept, scale, (lh, lw) = self._side
+        model, device = self.model, torch.device(self.options.device)
+        rx = received[STREAM]
+        y = (rx.symbols / rx.gain).to(device) * scale.unsqueeze(1)
+        snr_db = -10 * torch.log10((rx.noise_var / rx.gain.abs() ** 2).mean(1)).to(device).float()
+        c = kept.shape[1]
+        values = torch.cat([y.real, y.imag], 1)[:, : lh * lw * c].view(-1, lh * lw, c)
+        latent = torch.zeros(values.shape[0], lh * lw, model.config.embed_dims[-1], device=device)
+        latent.scatter_(2, kept.unsqueeze(1).expand(-1, lh * lw, -1), values.float())
+        with torch.no_grad():
+            images = model.decoder(latent, snr_db, (lh, lw))
+        return images.clamp(0, 1).cpu()

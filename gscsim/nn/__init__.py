@@ -1,0 +1,1 @@
+"""Neural building blocks shared by the learned transceivers (Swin stages, ...)."""

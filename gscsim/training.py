@@ -1,0 +1,191 @@
+"""Shared pieces of the training commands (`gscsim train MODEL --config FILE`): training images,
+the learning-rate schedule, atomic checkpoints with resume, and the loss log and its curve."""
+from __future__ import annotations
+
+import math
+import os
+import warnings
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .datasets import IMAGE_SUFFIXES, load_full
+
+
+class DataConfig(BaseModel):
+    """Where training images come from: random crops of an image folder, or rendered scenes."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["folder", "scenes"] = "folder"
+    path: str | None = Field(None, description="image folder (kind folder); relative to the config")
+    crop: int = Field(128, ge=16, description="training crop side (px); scenes: the render size")
+    holdout: int = Field(3, ge=0, description="folder: last N files (by name) kept for validation")
+    count: int = Field(20000, ge=1, description="scenes: train-split scenes rendered")
+    val_count: int = Field(64, ge=1, description="scenes: val-split scenes for validation")
+
+
+class ImageSource:
+    """Training batches (float [B, 3, crop, crop] in [0, 1]) and a fixed validation set.
+
+    folder: every image is read once into memory; a batch takes uniformly random images, a random
+    crop of each and a random horizontal flip. Validation: centre crops of the held-out files,
+    2 x crop on a side (1 x crop where an image is smaller). scenes: `count` train-split scenes
+    are rendered once; validation uses the val split.
+    """
+
+    def __init__(self, cfg: DataConfig, base_dir: Path | None = None):
+        self.cfg = cfg
+        if cfg.kind == "folder":
+            self.train, self.val = self._folder(cfg, base_dir)
+        else:
+            self.train, self.val = self._scenes(cfg)
+
+    @staticmethod
+    def _folder(cfg: DataConfig, base_dir: Path | None) -> tuple[list[torch.Tensor], torch.Tensor]:
+        if not cfg.path:
+            raise ValueError("train.data.path: an image folder is needed for data kind 'folder'")
+        root = Path(cfg.path)
+        if not root.is_absolute() and base_dir is not None and not root.exists():
+            root = base_dir / root
+        files = sorted(p for p in root.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if len(files) <= cfg.holdout:
+            raise FileNotFoundError(f"train.data.path: {root} holds {len(files)} images; need more "
+                                    f"than holdout={cfg.holdout}")
+        images = [(load_full(p) * 255).round().to(torch.uint8) for p in files]
+        small = [p.name for p, im in zip(files, images) if min(im.shape[1:]) < cfg.crop]
+        if small:
+            warnings.warn(f"{root}: skipping {len(small)} images smaller than train.data.crop="
+                          f"{cfg.crop}: {small[:5]}", stacklevel=2)
+            images = [im for im in images if min(im.shape[1:]) >= cfg.crop]
+        if len(images) <= cfg.holdout:
+            raise ValueError(f"train.data: {root} has {len(images)} images of at least "
+                             f"{cfg.crop} px; need more than holdout={cfg.holdout}")
+        held = images[len(images) - cfg.holdout:]
+        side = cfg.crop * min([2] + [min(im.shape[1:]) // cfg.crop for im in held])
+        val = [_centre_crop(im, side) for im in held]
+        return images[: len(images) - cfg.holdout], (torch.stack(val) if val else None)
+
+    @staticmethod
+    def _scenes(cfg: DataConfig) -> tuple[torch.Tensor, torch.Tensor]:
+        from .scenes.dataset import scene_at
+        from .scenes.render import render
+
+        def rendered(split: str, count: int) -> torch.Tensor:
+            out = np.empty((count, 3, cfg.crop, cfg.crop), np.uint8)
+            for k in range(count):
+                out[k] = np.round(render(scene_at(split, k)[0], cfg.crop).image * 255
+                                  ).transpose(2, 0, 1)
+            return torch.from_numpy(out)
+
+        return rendered("train", cfg.count), rendered("val", cfg.val_count)
+
+    def batch(self, size: int, generator: torch.Generator) -> torch.Tensor:
+        """A random training batch, float [size, 3, crop, crop] in [0, 1]."""
+        c = self.cfg.crop
+        if isinstance(self.train, torch.Tensor):
+            picked = self.train[torch.randint(len(self.train), (size,), generator=generator)]
+        else:
+            crops = []
+            for k in torch.randint(len(self.train), (size,), generator=generator).tolist():
+                im = self.train[k]
+                top = int(torch.randint(im.shape[1] - c + 1, (1,), generator=generator))
+                left = int(torch.randint(im.shape[2] - c + 1, (1,), generator=generator))
+                crops.append(im[:, top:top + c, left:left + c])
+            picked = torch.stack(crops)
+        flip = torch.rand(size, generator=generator) < 0.5
+        picked = torch.where(flip.view(-1, 1, 1, 1), picked.flip(-1), picked)
+        return picked.float() / 255.0
+
+    def validation(self) -> torch.Tensor | None:
+        """The fixed validation images, float [N, 3, S, S] in [0, 1], or None (no holdout)."""
+        return None if self.val is None else self.val.float() / 255.0
+
+
+def _centre_crop(image: torch.Tensor, side: int) -> torch.Tensor:
+    _, h, w = image.shape
+    top, left = (h - side) // 2, (w - side) // 2
+    return image[:, top:top + side, left:left + side]
+
+
+def warmup_cosine(step: int, total: int, warmup: int) -> float:
+    """Learning-rate factor: linear warm-up over `warmup` steps, then cosine decay to 0."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def save_atomic(obj: Any, path: Path) -> None:
+    """torch.save to a temporary file, then rename: a crash leaves the old file whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o644)                   # mkstemp makes it private; checkpoints are shared
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class TrainLog:
+    """Rows of {step, ...} appended to `log.csv` in the run folder; drawn as `loss.png`."""
+
+    def __init__(self, run_dir: Path, rows: list[dict[str, float]] | None = None):
+        self.path = run_dir / "log.csv"
+        self.rows = list(rows or [])
+
+    def add(self, **row: float) -> None:
+        self.rows.append(row)
+
+    def write(self) -> None:
+        from .results import to_csv, write_atomic
+
+        write_atomic(self.path, to_csv(self.rows))
+        self.plot(self.path.with_name("loss.png"))
+
+    def plot(self, path: Path) -> None:
+        """Training loss (left axis, log scale) and every validation column (right axis)."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        train = [r for r in self.rows if "loss" in r]
+        val_keys = sorted({k for r in self.rows for k in r if k.startswith("val_")})
+        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        ax.plot([r["step"] for r in train], [r["loss"] for r in train], lw=0.8, color="C0",
+                label="training loss")
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("training loss")
+        if val_keys:
+            right = ax.twinx()
+            for i, key in enumerate(val_keys):
+                rows = [r for r in self.rows if key in r]
+                right.plot([r["step"] for r in rows], [r[key] for r in rows], "o-", ms=3,
+                           color=f"C{i + 1}", label=key)
+            right.set_ylabel("validation")
+            right.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="upper right", fontsize=8)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+
+
+def load_config(path: str | Path, schema: type[BaseModel]) -> BaseModel:
+    """Read a YAML training config and validate it; errors name the file and each field."""
+    from .scenario import ScenarioError, error_message, field_path, read_yaml
+
+    path = Path(path)
+    raw = read_yaml(path)
+    try:
+        return schema.model_validate(raw if raw is not None else {})
+    except ValidationError as err:
+        raise ScenarioError(str(path), [(field_path(e["loc"]), error_message(e))
+                                        for e in err.errors()]) from None
