@@ -52,9 +52,6 @@ class ImageSource:
         if not root.is_absolute() and base_dir is not None and not root.exists():
             root = base_dir / root
         files = sorted(p for p in root.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if len(files) <= cfg.holdout:
-            raise FileNotFoundError(f"train.data.path: {root} holds {len(files)} images; need more "
-                                    f"than holdout={cfg.holdout}")
         images = [(load_full(p) * 255).round().to(torch.uint8) for p in files]
         small = [p.name for p, im in zip(files, images) if min(im.shape[1:]) < cfg.crop]
         if small:
@@ -62,8 +59,8 @@ class ImageSource:
                           f"{cfg.crop}: {small[:5]}", stacklevel=2)
             images = [im for im in images if min(im.shape[1:]) >= cfg.crop]
         if len(images) <= cfg.holdout:
-            raise ValueError(f"train.data: {root} has {len(images)} images of at least "
-                             f"{cfg.crop} px; need more than holdout={cfg.holdout}")
+            raise FileNotFoundError(f"train.data.path: {root} has {len(images)} images of at "
+                                    f"least {cfg.crop} px; need more than holdout={cfg.holdout}")
         held = images[len(images) - cfg.holdout:]
         side = cfg.crop * min([2] + [min(im.shape[1:]) // cfg.crop for im in held])
         val = [_centre_crop(im, side) for im in held]
