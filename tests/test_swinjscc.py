@@ -8,7 +8,7 @@ import yaml
 
 from conftest import SHARED
 from gscsim.baselines.swinjscc.model import (ModelConfig, SwinJSCC, cbr_of, channels_for)
-from gscsim.baselines.swinjscc.train import SwinJSCCConfig, train
+from gscsim.baselines.swinjscc.train import SwinJSCCConfig, config_path, train
 from gscsim.baselines.swinjscc.transceiver import SwinJSCCLink, load_model, size_multiple
 from gscsim.nn.swin import SwinBlock, WindowAttention, shifted_window_mask, window_partition
 from gscsim.plugins import Batch, LinkContext, Received
@@ -24,7 +24,7 @@ def test_official_layout_key_for_key(size):
     """The shipped small/base configs build exactly the official state_dict (names, order,
     shapes, int64 index buffers), so the official file loads with strict=True."""
     layout = json.loads((OFFICIAL / f"swinjscc_w_SAandRA_div2k_{size}.json").read_text())
-    cfg = load_config(f"baselines/swinjscc/configs/{size}.yaml", SwinJSCCConfig).model
+    cfg = load_config(config_path(size), SwinJSCCConfig).model
     state = SwinJSCC(cfg).state_dict()
     assert list(state) == list(layout["tensors"])
     assert {k: list(v.shape) for k, v in state.items()} == layout["tensors"]
@@ -35,7 +35,7 @@ def test_official_layout_key_for_key(size):
 
 
 def test_official_state_dict_loads_by_config(tmp_path):
-    cfg = load_config("baselines/swinjscc/configs/small.yaml", SwinJSCCConfig).model
+    cfg = load_config(config_path("small"), SwinJSCCConfig).model
     reference = SwinJSCC(cfg)
     torch.save(reference.state_dict(), tmp_path / "official.model")
     with pytest.raises(ValueError, match="config: base"):
