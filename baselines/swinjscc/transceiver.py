@@ -8,7 +8,7 @@ equalises, restores the scale and decodes.
 Side information, as in the paper's code: the receiver is told which C channels were kept
 (a D-bit mask, D = latent channels) and the transmit power scale (one float) without channel
 errors. They are not counted in the budget: at the tiny model's D = 128 that is 160 bits per
-image, against 3*H*W*c symbols (512 symbols at 64x64 and CBR 1/48).
+image, against 3*H*W*c symbols (256 at 64x64, 12288 at 512x384, for CBR 1/48).
 """
 from __future__ import annotations
 
