@@ -4,8 +4,9 @@
         [--device cuda]
 
 Uses the model's own AWGN path (the same arithmetic as the `swinjscc` transceiver on the `awgn`
-channel; tests/test_swinjscc.py checks the two agree), so it runs where only torch is installed,
-e.g. on a GPU machine. Images default to the five Kodak photos (kodak5, 512x384).
+channel; tests/test_swinjscc.py checks the two agree) and its own float PSNR rather than the
+engine's metrics, so it runs without Sionna or pytorch-msssim, e.g. on a GPU machine (torch,
+pydantic, pyyaml, tqdm). Images default to the five Kodak photos (kodak5, 512x384).
 """
 from __future__ import annotations
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import warnings
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -117,16 +116,11 @@ def warmup_cosine(step: int, total: int, warmup: int) -> float:
 
 def save_atomic(obj: Any, path: Path) -> None:
     """torch.save to a temporary file, then rename: a crash leaves the old file whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    from .results import atomic_file
+
+    with atomic_file(path) as tmp:
         os.chmod(tmp, 0o644)                   # mkstemp makes it private; checkpoints are shared
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class TrainLog:
