@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -36,12 +35,12 @@ class ImageSource:
     are rendered once; validation uses the val split.
     """
 
-    def __init__(self, cfg: DataConfig, base_dir: Path | None = None):
+    def __init__(self, cfg: DataConfig, base_dir: Path | None = None, progress: bool = True):
         self.cfg = cfg
         if cfg.kind == "folder":
             self.train, self.val = self._folder(cfg, base_dir)
         else:
-            self.train, self.val = self._scenes(cfg)
+            self.train, self.val = self._scenes(cfg, progress)
 
     @staticmethod
     def _folder(cfg: DataConfig, base_dir: Path | None) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -66,16 +65,12 @@ class ImageSource:
         return images[: len(images) - cfg.holdout], (torch.stack(val) if val else None)
 
     @staticmethod
-    def _scenes(cfg: DataConfig) -> tuple[torch.Tensor, torch.Tensor]:
-        from .scenes.dataset import scene_at
-        from .scenes.render import render
+    def _scenes(cfg: DataConfig, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        from .scenes.shards import cached_split
 
         def rendered(split: str, count: int) -> torch.Tensor:
-            out = np.empty((count, 3, cfg.crop, cfg.crop), np.uint8)
-            for k in range(count):
-                out[k] = np.round(render(scene_at(split, k)[0], cfg.crop).image * 255
-                                  ).transpose(2, 0, 1)
-            return torch.from_numpy(out)
+            images = cached_split(split, count, cfg.crop, progress)["images"]
+            return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
 
         return rendered("train", cfg.count), rendered("val", cfg.val_count)
 
@@ -180,3 +175,71 @@ def load_config(path: str | Path, schema: type[BaseModel]) -> BaseModel:
     except ValidationError as err:
         raise ScenarioError(str(path), [(field_path(e["loc"]), error_message(e))
                                         for e in err.errors()]) from None
+
+
+def shipped_config(name_or_path: str | Path, config_dir: Path) -> Path:
+    """A config file path, or the name of a config shipped in `config_dir`."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix:
+        return path
+    shipped = config_dir / f"{name_or_path}.yaml"
+    if not shipped.exists():
+        names = sorted(p.stem for p in config_dir.glob("*.yaml"))
+        raise FileNotFoundError(f"--config {name_or_path}: no such file, and no shipped config of "
+                                f"that name (shipped: {', '.join(names)})")
+    return shipped
+
+
+class RunState:
+    """A run folder's `last.pt`: modules, optimizer, step, wall time and log rows, saved
+    atomically and restored on the next start of the same config (resume)."""
+
+    def __init__(self, run_dir: Path, identity: dict, modules: dict[str, torch.nn.Module],
+                 optimizer: torch.optim.Optimizer):
+        self.path = run_dir / "last.pt"
+        self.identity, self.modules, self.optimizer = identity, modules, optimizer
+        self.step, self.elapsed, self.log = 0, 0.0, TrainLog(run_dir)
+
+    def restore(self, restart: bool) -> bool:
+        """Load last.pt if there is one (and not `restart`); True if the run resumes."""
+        if restart or not self.path.exists():
+            return False
+        state = torch.load(self.path, map_location="cpu", weights_only=False)
+        if state["identity"] != self.identity:
+            raise ValueError(f"{self.path.parent} holds a run of another config or step count; "
+                             f"pass --restart to discard it, or choose another --out")
+        for name, module in self.modules.items():
+            module.load_state_dict(state["modules"][name])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.elapsed = state["step"], state["elapsed_s"]
+        self.log = TrainLog(self.path.parent, state["log"])
+        return True
+
+    def update(self, loss: torch.Tensor, max_norm: float, config: Path) -> None:
+        """One optimiser step (gradients clipped at `max_norm`) and step + 1. A non-finite loss
+        stops the run before the update, so last.pt stays good."""
+        if not torch.isfinite(loss):
+            raise RuntimeError(f"training diverged at step {self.step + 1} (loss {loss.item()});"
+                               f" lower train.lr in {config} and rerun with --restart")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
+        self.optimizer.step()
+        self.step += 1
+
+    def save(self) -> None:
+        save_atomic({"identity": self.identity, "step": self.step, "elapsed_s": self.elapsed,
+                     "modules": {n: m.state_dict() for n, m in self.modules.items()},
+                     "optimizer": self.optimizer.state_dict(), "log": self.log.rows}, self.path)
+        self.log.write()
+
+
+def with_overrides(train_cfg: BaseModel, steps: int | None, data: str | None) -> BaseModel:
+    """A training config with the command line's --steps and --data (an image folder) applied."""
+    if steps is not None:
+        train_cfg = train_cfg.model_copy(update={"steps": steps})
+    if data is not None:
+        folder = train_cfg.data.model_copy(update={"kind": "folder", "path": data})
+        train_cfg = train_cfg.model_copy(update={"data": folder})
+    return train_cfg

@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
 from gscsim.conventions import parse_ratio
-from gscsim.training import (DataConfig, ImageSource, TrainLog, load_config, save_atomic,
-                             warmup_cosine)
+from gscsim.training import (DataConfig, ImageSource, RunState, load_config, save_atomic,
+                             shipped_config, warmup_cosine, with_overrides)
 
 from .model import ModelConfig, SwinJSCC, cbr_of, channels_for
 
@@ -61,15 +61,7 @@ class SwinJSCCConfig(BaseModel):
 
 def config_path(name_or_path: str | Path) -> Path:
     """A config file path, or the name of one shipped in baselines/swinjscc/configs."""
-    path = Path(name_or_path)
-    if path.exists() or path.suffix:
-        return path
-    shipped = CONFIG_DIR / f"{name_or_path}.yaml"
-    if not shipped.exists():
-        names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
-        raise FileNotFoundError(f"--config {name_or_path}: no such file, and no shipped config of "
-                                f"that name (shipped: {', '.join(names)})")
-    return shipped
+    return shipped_config(name_or_path, CONFIG_DIR)
 
 
 def distortion(recon: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
@@ -108,12 +100,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     Returns the path of the final model.pt."""
     path = config_path(config)
     cfg: SwinJSCCConfig = load_config(path, SwinJSCCConfig)
-    tc = cfg.train
-    if steps is not None:
-        tc = tc.model_copy(update={"steps": steps})
-    if data is not None:
-        tc = tc.model_copy(update={"data": tc.data.model_copy(update={"kind": "folder",
-                                                                      "path": data})})
+    tc = with_overrides(cfg.train, steps, data)
     rates = tc.rates or cfg.model.rates
     eval_channels = channels_for(parse_ratio(tc.eval_cbr))
     device = torch.device(tc.device)
@@ -126,70 +113,52 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
         start = torch.load(checkpoint_path(tc.init), map_location=device, weights_only=True)
         model.load_state_dict(start["state_dict"])
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    log, step, elapsed = TrainLog(run_dir), 0, 0.0
-    state_path = run_dir / "last.pt"
-    if state_path.exists() and not restart:
-        state = torch.load(state_path, map_location=device, weights_only=False)
-        if state["config"] != cfg.model_dump(mode="json") or state["steps"] != tc.steps:
-            raise ValueError(f"{run_dir} holds a run of another config or step count; pass "
-                             f"--restart to discard it, or choose another --out")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step, elapsed, log = state["step"], state["elapsed_s"], TrainLog(run_dir, state["log"])
-        print(f"resuming {run_dir} at step {step} of {tc.steps}", file=sys.stderr)
-    source = ImageSource(tc.data, base_dir=path.parent)
+    run = RunState(run_dir, {"config": cfg.model_dump(mode="json"), "steps": tc.steps},
+                   {"model": model}, opt)
+    if run.restore(restart):
+        print(f"resuming {run_dir} at step {run.step} of {tc.steps}", file=sys.stderr)
+    source = ImageSource(tc.data, base_dir=path.parent, progress=progress)
     val = source.validation()
     val = None if val is None else val.to(device)
 
-    def checkpoint() -> None:
-        save_atomic({"config": cfg.model_dump(mode="json"), "steps": tc.steps, "step": step,
-                     "elapsed_s": elapsed, "model": model.state_dict(),
-                     "optimizer": opt.state_dict(), "log": log.rows}, state_path)
-        log.write()
-
     model.train()
-    bar = tqdm(total=tc.steps, initial=step, desc="swinjscc", unit="step", disable=not progress)
-    started = time.perf_counter() - elapsed
-    while step < tc.steps:
-        g = torch.Generator().manual_seed(tc.seed * 1_000_003 + step)   # same draws on resume
+    bar = tqdm(total=tc.steps, initial=run.step, desc="swinjscc", unit="step", disable=not progress)
+    started = time.perf_counter() - run.elapsed
+    while run.step < tc.steps:
+        g = torch.Generator().manual_seed(tc.seed * 1_000_003 + run.step)   # same draws on resume
         images = source.batch(tc.batch, g).to(device)
         lo, hi = tc.snr_db
         snr = lo + (hi - lo) * float(torch.rand(1, generator=g))
         rate = rates[int(torch.randint(len(rates), (1,), generator=g))]
-        noise = torch.Generator(device).manual_seed(tc.seed * 1_000_003 + step)
+        noise = torch.Generator(device).manual_seed(tc.seed * 1_000_003 + run.step)
         for group in opt.param_groups:
-            group["lr"] = tc.lr * warmup_cosine(step, tc.steps, tc.warmup)
+            group["lr"] = tc.lr * warmup_cosine(run.step, tc.steps, tc.warmup)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16):
             recon = model(images, torch.full((tc.batch,), snr, device=device), rate,
                           generator=noise)
         loss = distortion(recon.float().clamp(0, 1), images, tc.loss)
-        if not torch.isfinite(loss):            # stop before the update: last.pt stays good
-            raise RuntimeError(f"training diverged at step {step + 1} (loss {loss.item()}); "
-                               f"lower train.lr in {path} and rerun with --restart")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        step += 1
-        elapsed = time.perf_counter() - started
+        run.update(loss, 1.0, path)
+        run.elapsed = time.perf_counter() - started
         bar.update(1)
-        if step % tc.log_every == 0 or step == tc.steps:
-            log.add(step=step, loss=loss.item(), snr_db=snr, rate=rate,
-                    lr=opt.param_groups[0]["lr"], elapsed_s=elapsed)
+        if run.step % tc.log_every == 0 or run.step == tc.steps:
+            run.log.add(step=run.step, loss=loss.item(), snr_db=snr, rate=rate,
+                        lr=opt.param_groups[0]["lr"], elapsed_s=run.elapsed)
             bar.set_postfix(loss=f"{loss.item():.4g}")
-        if val is not None and (step % tc.eval_every == 0 or step == tc.steps):
-            log.add(step=step, **validate(model, val, eval_channels, tc.eval_snr_db, tc.seed))
-        if step % tc.checkpoint_every == 0 or step == tc.steps:
-            checkpoint()
+        if val is not None and (run.step % tc.eval_every == 0 or run.step == tc.steps):
+            run.log.add(step=run.step,
+                        **validate(model, val, eval_channels, tc.eval_snr_db, tc.seed))
+        if run.step % tc.checkpoint_every == 0 or run.step == tc.steps:
+            run.save()
     bar.close()
     final = run_dir / "model.pt"
     meta = {"command": " ".join(["gscsim", "train", "swinjscc", "--config", str(config),
                                  "--out", str(out)] + ([f"--steps {steps}"] if steps else [])
                                 + ([f"--data {data}"] if data else [])),
-            "steps": tc.steps, "seed": tc.seed, "wall_s": round(elapsed, 1),
+            "steps": tc.steps, "seed": tc.seed, "wall_s": round(run.elapsed, 1),
             "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {device}",
             "train": tc.model_dump(mode="json"),
-            "validation": {k: v for r in log.rows for k, v in r.items() if k.startswith("val_")}}
+            "validation": {k: v for r in run.log.rows for k, v in r.items()
+                           if k.startswith("val_")}}
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device) / 2**30
         meta["machine"] += f", peak memory {peak:.1f} GiB"

@@ -37,3 +37,15 @@ def write_shard(path: str | Path, split: str, count: int, size: int, start: int 
                         captions=np.array(captions), graphs=np.array(graphs))
     tmp.replace(path)
     return path
+
+
+def cached_split(split: str, count: int, size: int, progress: bool = True) -> dict[str, np.ndarray]:
+    """Scenes 0..count-1 of a split as the arrays of `write_shard`, rendered once and kept in
+    the gscsim cache folder (GSCSIM_CACHE) so that several trainings share one rendering."""
+    from ..fid import cache_dir
+
+    path = cache_dir() / "scenes" / f"{split}-{count}-{size}.npz"
+    if not path.exists():
+        write_shard(path, split, count, size, progress=progress)
+    with np.load(path) as shard:
+        return {key: shard[key] for key in shard.files}

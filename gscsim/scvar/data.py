@@ -1,0 +1,46 @@
+"""SCVAR's training data: scenes rendered once (gscsim cache), encoded once into VQ tokens and
+caption embeddings, kept in the run folder so that a resumed run does not redo it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from gscsim.nn.vqvae import VQVAE
+from gscsim.scenes.shards import cached_split
+from gscsim.training import save_atomic
+
+
+class SceneTokens:
+    """One split's depth maps float16 [N, 1, S, S] (m), caption embeddings float16 [N, 384],
+    VQ tokens int16 [N, L] (scales concatenated, coarse to fine) and images uint8 [N, 3, S, S]."""
+
+    def __init__(self, split: str, count: int, vae: VQVAE, cache: Path | None,
+                 progress: bool = True):
+        from gscsim.text import embed
+
+        arrays = cached_split(split, count, vae.cfg.img_size, progress=progress)
+        self.images = torch.from_numpy(arrays["images"]).permute(0, 3, 1, 2).contiguous()
+        self.depth = torch.from_numpy(arrays["depth"]).unsqueeze(1)
+        self.captions = [str(c) for c in arrays["captions"]]
+        if cache is not None and cache.exists():
+            stored = torch.load(cache, weights_only=True)
+            self.tokens, self.embeddings = stored["tokens"], stored["embeddings"]
+            return
+        tokens = []
+        with torch.no_grad():
+            for start in range(0, count, 256):
+                x = self.images[start:start + 256].float() / 127.5 - 1
+                tokens.append(torch.cat(vae.tokens(x), dim=1).short())
+        self.tokens = torch.cat(tokens)
+        self.embeddings = torch.cat([embed(self.captions[i:i + 512])
+                                     for i in range(0, count, 512)]).half()
+        if cache is not None:
+            save_atomic({"tokens": self.tokens, "embeddings": self.embeddings}, cache)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def per_scale(self, rows: torch.Tensor, patch_nums: tuple[int, ...]) -> list[torch.Tensor]:
+        """Tokens of the given rows split by scale: one int64 [b, k*k] per scale."""
+        return list(self.tokens[rows].long().split([p * p for p in patch_nums], dim=1))

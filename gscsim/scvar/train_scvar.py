@@ -1,0 +1,205 @@
+"""Training of SCVAR and Text2Para: `gscsim train scvar --config FILE [--out DIR]`.
+
+The VQ-VAE (train.vqvae) is frozen. Each step takes a batch of train-split scenes: their tokens
+(teacher forcing), depth maps and caption embeddings; Text2Para maps the embeddings to the 6 text
+parameters; text and depth are each replaced by their learned null with probability text_drop /
+depth_drop; the loss is the cross-entropy over all L tokens. Text2Para is trained jointly, from
+the generator's loss, on clean embeddings (the channel comes with TarGSC). The run folder holds
+`last.pt` (resume), `data-*.pt` (tokens and embeddings), `log.csv`, `loss.png` and at the end
+`model.pt` (float16 weights) with its card `model.md` (generation scored on the test split).
+"""
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from tqdm import tqdm
+
+from gscsim.nn.vqvae import parameter_count
+from gscsim.results import write_atomic
+from gscsim.training import (RunState, load_config, save_atomic, shipped_config,
+                             warmup_cosine)
+
+from .data import SceneTokens
+from .evaluate import Sampling, evaluate, generate, score
+from .model import SCVAR, SCVARConfig, Text2Para
+from .zoo import SCVAR_FORMAT, load_vqvae
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+class SamplingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    top_k: int = Field(1, ge=0, description="1: greedy; 0: the whole vocabulary")
+    top_p: float = Field(0.0, ge=0, le=1)
+    temperature: float = Field(1.0, gt=0)
+    cfg_scale: float = Field(0.0, ge=0)
+
+
+class SCVARTrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    vqvae: str = Field(description="the frozen VQ-VAE: zoo name or model.pt path")
+    count: int = Field(30000, ge=1, description="train-split scenes")
+    val_count: int = Field(256, ge=1, description="val-split scenes for validation")
+    steps: int = Field(4000, ge=1)
+    batch: int = Field(32, ge=1)
+    lr: float = Field(6e-4, gt=0)
+    warmup: int = Field(200, ge=0)
+    weight_decay: float = Field(0.05, ge=0)
+    seed: int = 0
+    bf16: bool = True
+    device: str = "cpu"
+    log_every: int = Field(20, ge=1)
+    eval_every: int = Field(500, ge=1)
+    checkpoint_every: int = Field(200, ge=1)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    test_count: int = Field(300, ge=0, description="test-split scenes scored for the card")
+
+
+class SCVARRunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: SCVARConfig
+    train: SCVARTrainConfig
+
+
+def token_loss(model: SCVAR, text2para: Text2Para, vae, data: SceneTokens, rows: torch.Tensor,
+               drop_text: torch.Tensor | None, drop_depth: torch.Tensor | None) -> torch.Tensor:
+    """Mean cross-entropy (nats) of the teacher-forced token predictions for these scenes."""
+    tokens = data.per_scale(rows, model.cfg.patch_nums)
+    with torch.no_grad():
+        inputs = vae.teacher_inputs(tokens)
+    params = text2para(data.embeddings[rows].float())
+    cond, cond_tokens = model.conditions(params, data.depth[rows].float(), len(rows),
+                                         drop_text, drop_depth)
+    logits = model(cond, inputs, cond_tokens)
+    return F.cross_entropy(logits.float().flatten(0, 1), torch.cat(tokens, 1).flatten())
+
+
+def train(config: str | Path, out: str | Path, steps: int | None = None, data: str | None = None,
+          restart: bool = False, progress: bool = True) -> Path:
+    """Run (or resume) an SCVAR training; returns the path of the final model.pt."""
+    if data is not None:
+        raise ValueError("gscsim train scvar trains on the scene set; --data does not apply")
+    path = shipped_config(config, CONFIG_DIR)
+    cfg: SCVARRunConfig = load_config(path, SCVARRunConfig)
+    tc = cfg.train if steps is None else cfg.train.model_copy(update={"steps": steps})
+    device, run_dir = torch.device(tc.device), Path(out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    vae = load_vqvae(tc.vqvae, str(device))
+    if vae.cfg.vocab != cfg.model.var.vocab or vae.patch_nums != cfg.model.var.patch_nums:
+        raise ValueError(f"{path}: model.var vocab / patch_nums must match the VQ-VAE "
+                         f"{tc.vqvae} ({vae.cfg.vocab}, {list(vae.patch_nums)})")
+    torch.manual_seed(tc.seed)
+    model, text2para = SCVAR(cfg.model).to(device), Text2Para(params=cfg.model.text_params)
+    text2para = text2para.to(device)
+    params = list(model.parameters()) + list(text2para.parameters())
+    opt = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.95))
+    run = RunState(run_dir, {"config": cfg.model_dump(mode="json"), "steps": tc.steps},
+                   {"scvar": model, "text2para": text2para}, opt)
+    if run.restore(restart):
+        print(f"resuming {run_dir} at step {run.step} of {tc.steps}", file=sys.stderr)
+    prep_started = time.perf_counter()
+    train_set = SceneTokens("train", tc.count, vae, run_dir / f"data-train-{tc.count}.pt",
+                            progress)
+    val_set = SceneTokens("val", tc.val_count, vae, run_dir / f"data-val-{tc.val_count}.pt",
+                          progress)
+    prep_s = time.perf_counter() - prep_started
+    sampling = Sampling(**tc.sampling.model_dump())
+    model.train()
+    bar = tqdm(total=tc.steps, initial=run.step, desc="scvar", unit="step", disable=not progress)
+    started = time.perf_counter() - run.elapsed
+    while run.step < tc.steps:
+        g = torch.Generator().manual_seed(tc.seed * 1_000_003 + run.step)
+        rows = torch.randint(len(train_set), (tc.batch,), generator=g)
+        drop_text = torch.rand(tc.batch, generator=g) < cfg.model.text_drop
+        drop_depth = torch.rand(tc.batch, generator=g) < cfg.model.depth_drop
+        for group in opt.param_groups:
+            group["lr"] = tc.lr * warmup_cosine(run.step, tc.steps, tc.warmup)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16):
+            loss = token_loss(model, text2para, vae, train_set, rows, drop_text, drop_depth)
+        run.update(loss, 2.0, path)
+        run.elapsed = time.perf_counter() - started
+        bar.update(1)
+        if run.step % tc.log_every == 0 or run.step == tc.steps:
+            run.log.add(step=run.step, loss=loss.item(), lr=opt.param_groups[0]["lr"],
+                        alpha=model.alpha.item(), elapsed_s=run.elapsed)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        if run.step % tc.eval_every == 0 or run.step == tc.steps:
+            run.log.add(step=run.step, **validate(model, text2para, vae, val_set, sampling))
+            model.train()
+        if run.step % tc.checkpoint_every == 0 or run.step == tc.steps:
+            run.save()
+    bar.close()
+    # the checkpoint stores float16 weights (half the size, under the zoo's 25 MB); the model
+    # is evaluated with exactly those rounded weights
+    compact = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    model.load_state_dict(compact)
+    test = {}
+    if tc.test_count:
+        test_set = SceneTokens("test", tc.test_count, vae, None, progress)
+        test = evaluate(model, vae, text2para, test_set, tc.test_count, sampling)
+    meta = {"command": " ".join(["gscsim train scvar --config", str(config), "--out", str(out)]
+                                + ([f"--steps {steps}"] if steps else [])),
+            "steps": tc.steps, "seed": tc.seed, "wall_s": round(run.elapsed, 1),
+            "prep_s": round(prep_s, 1),
+            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {device}",
+            "train": tc.model_dump(mode="json"), "test": test}
+    final = run_dir / "model.pt"
+    save_atomic({"format": SCVAR_FORMAT, "config": cfg.model.model_dump(mode="json"),
+                 "vqvae": tc.vqvae, "sampling": tc.sampling.model_dump(),
+                 "state_dict": compact, "text2para": text2para.state_dict(),
+                 "meta": meta}, final)
+    write_card(final.with_suffix(".md"), run_dir.name, model, text2para, meta)
+    return final
+
+
+@torch.no_grad()
+def validate(model: SCVAR, text2para: Text2Para, vae, data: SceneTokens, sampling: Sampling,
+             generated: int = 48) -> dict[str, float]:
+    """Validation cross-entropy (all scenes, both conditions) and the PSNR and semantic_acc of
+    `generated` scenes generated with text."""
+    model.eval()
+    rows = torch.arange(len(data))
+    ce = float(token_loss(model, text2para, vae, data, rows, None, None))
+    n = min(generated, len(data))
+    scores = score(data.images[:n].float() / 255,
+                   generate(model, vae, text2para, data, n, sampling), fid=False)
+    return {"val_ce": ce, "val_psnr": scores["psnr"], "val_semantic_acc": scores["semantic_acc"]}
+
+
+def write_card(path: Path, title: str, model: SCVAR, text2para: Text2Para, meta: dict) -> None:
+    v, t = model.cfg, meta["train"]
+    lines = [
+        f"# {title}", "",
+        f"SCVAR: VAR ({v.depth} blocks, width {v.embed_dim}, {v.num_heads} heads, scales "
+        f"{list(v.patch_nums)}, vocabulary {v.vocab}) with depth-token fusion and "
+        f"cross-attention and AdaLN driven by {model.scfg.text_params} text parameters; "
+        f"{parameter_count(model):,} parameters, plus Text2Para "
+        f"({parameter_count(text2para):,}). Frozen VQ-VAE: `{t['vqvae']}`.", "",
+        f"- command: `{meta['command']}`",
+        f"- data: scenes train split 0..{t['count'] - 1} (64x64), their captions through "
+        f"all-MiniLM-L6-v2; validation on val split 0..{t['val_count'] - 1}",
+        f"- steps: {meta['steps']} (batch {t['batch']}, AdamW lr {t['lr']} betas (0.9, 0.95) "
+        f"weight decay {t['weight_decay']}, {t['warmup']} warm-up steps then cosine decay, "
+        f"token cross-entropy, condition dropout text {model.scfg.text_drop} / depth "
+        f"{model.scfg.depth_drop}, bf16 autocast {t['bf16']})",
+        f"- seed: {meta['seed']}",
+        f"- wall time: {meta['wall_s']:.0f} s of training on {meta['machine']}, after "
+        f"{meta['prep_s']:.0f} s of data preparation in this start (rendering or reading the "
+        f"scene cache, VQ tokens, caption embeddings)",
+        f"- sampling: {t['sampling']}"]
+    test = meta["test"]
+    if test:
+        lines += ["", f"Generation from clean depth maps and captions, scenes test split "
+                      f"0..{t['test_count'] - 1}:", "",
+                  "| condition | PSNR (dB) | semantic_acc | FID |", "|---|---|---|---|"]
+        for name, s in test.items():
+            fid = f"{s['fid']:.1f}" if "fid" in s else "-"
+            lines.append(f"| {name.replace('_', ' ')} | {s['psnr']:.2f} | "
+                         f"{s['semantic_acc']:.3f} | {fid} |")
+    write_atomic(path, "\n".join(lines + [""]))

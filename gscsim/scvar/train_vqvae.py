@@ -1,0 +1,164 @@
+"""Training of the multi-scale VQ-VAE: `gscsim train vqvae --config FILE [--out DIR]`.
+
+Loss: MSE between the reconstruction and the image (both in [-1, 1]) plus VAR's VQ loss
+(codebook + beta x commitment, averaged over scales). Every `reset_every` steps, codes hardly
+used lately move onto recent residuals. The run folder holds `last.pt` (resume), `log.csv`,
+`loss.png` and at the end `model.pt` (config + weights) with its card `model.md`, which reports
+PSNR and codebook usage on the scene test split.
+"""
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from tqdm import tqdm
+
+from gscsim.nn.vqvae import VQVAE, VQVAEConfig, parameter_count
+from gscsim.results import write_atomic
+from gscsim.training import (DataConfig, ImageSource, RunState, load_config, save_atomic,
+                             shipped_config, warmup_cosine, with_overrides)
+
+from .zoo import VQVAE_FORMAT
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+class VQTrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data: DataConfig
+    steps: int = Field(2000, ge=1)
+    batch: int = Field(32, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    warmup: int = Field(100, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+    reset_every: int = Field(100, ge=0, description="dead-code reset period in steps (0: off)")
+    dead_fraction: float = Field(0.03, gt=0, description="a code is dead below this fraction of "
+                                                         "the uniform hit rate")
+    seed: int = 0
+    bf16: bool = True
+    device: str = "cpu"
+    log_every: int = Field(20, ge=1)
+    eval_every: int = Field(250, ge=1)
+    checkpoint_every: int = Field(200, ge=1)
+    test_count: int = Field(300, ge=0, description="test-split scenes scored for the model card")
+
+
+class VQVAERunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: VQVAEConfig
+    train: VQTrainConfig
+
+
+@torch.no_grad()
+def reconstruction_quality(vae: VQVAE, images: torch.Tensor, batch: int = 64
+                           ) -> dict[str, float]:
+    """Mean PSNR (dB, images in [0, 1]) of reconstructions through the quantiser, and the share
+    of the codebook used over these images."""
+    was_training = vae.training
+    vae.eval()
+    psnrs, used = [], torch.zeros(vae.cfg.vocab, dtype=torch.bool)
+    for start in range(0, len(images), batch):
+        x = images[start:start + batch]
+        tokens = vae.tokens(x * 2 - 1)
+        recon = (vae.decode(vae.f_hat(tokens)) + 1) / 2
+        mse = (recon - x).square().flatten(1).mean(1)
+        psnrs.append(-10 * torch.log10(mse))
+        for idx in tokens:
+            used[idx.flatten().cpu()] = True
+    vae.train(was_training)
+    return {"psnr": float(torch.cat(psnrs).mean()), "code_usage": float(used.float().mean())}
+
+
+def test_images(count: int, size: int) -> torch.Tensor:
+    """The first `count` scenes of the test split, float [N, 3, size, size] in [0, 1]."""
+    from gscsim.scenes.shards import cached_split
+
+    images = cached_split("test", count, size, progress=False)["images"]
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+
+
+def train(config: str | Path, out: str | Path, steps: int | None = None, data: str | None = None,
+          restart: bool = False, progress: bool = True) -> Path:
+    """Run (or resume) a VQ-VAE training; returns the path of the final model.pt."""
+    path = shipped_config(config, CONFIG_DIR)
+    cfg: VQVAERunConfig = load_config(path, VQVAERunConfig)
+    tc = with_overrides(cfg.train, steps, data)
+    device, run_dir = torch.device(tc.device), Path(out)
+    torch.manual_seed(tc.seed)
+    vae = VQVAE(cfg.model).to(device)
+    opt = torch.optim.AdamW(vae.parameters(), lr=tc.lr, weight_decay=tc.weight_decay,
+                            betas=(0.9, 0.95))
+    run = RunState(run_dir, {"config": cfg.model_dump(mode="json"), "steps": tc.steps},
+                   {"vae": vae}, opt)
+    if run.restore(restart):
+        print(f"resuming {run_dir} at step {run.step} of {tc.steps}", file=sys.stderr)
+    source = ImageSource(tc.data, base_dir=path.parent, progress=progress)
+    val = source.validation()
+    threshold = tc.dead_fraction * len(cfg.model.patch_nums) / cfg.model.vocab
+    vae.train()
+    bar = tqdm(total=tc.steps, initial=run.step, desc="vqvae", unit="step", disable=not progress)
+    started = time.perf_counter() - run.elapsed
+    while run.step < tc.steps:
+        g = torch.Generator().manual_seed(tc.seed * 1_000_003 + run.step)
+        images = source.batch(tc.batch, g).to(device) * 2 - 1
+        for group in opt.param_groups:
+            group["lr"] = tc.lr * warmup_cosine(run.step, tc.steps, tc.warmup)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16):
+            recon, vq_loss, _ = vae(images)
+        rec_loss = F.mse_loss(recon.float(), images)
+        loss = rec_loss + vq_loss.float()
+        run.update(loss, 1.0, path)
+        reset = (vae.quantize.reset_dead_codes(threshold, g)
+                 if tc.reset_every and run.step % tc.reset_every == 0 else 0)
+        run.elapsed = time.perf_counter() - started
+        bar.update(1)
+        if run.step % tc.log_every == 0 or run.step == tc.steps:
+            run.log.add(step=run.step, loss=loss.item(), rec_mse=rec_loss.item(),
+                        vq=vq_loss.item(), codes_reset=reset, lr=opt.param_groups[0]["lr"],
+                        elapsed_s=run.elapsed)
+            bar.set_postfix(loss=f"{loss.item():.4g}")
+        if val is not None and (run.step % tc.eval_every == 0 or run.step == tc.steps):
+            q = reconstruction_quality(vae, val.to(device))
+            run.log.add(step=run.step, val_psnr=q["psnr"], val_code_usage=q["code_usage"])
+        if run.step % tc.checkpoint_every == 0 or run.step == tc.steps:
+            run.save()
+    bar.close()
+    test = (reconstruction_quality(vae, test_images(tc.test_count, cfg.model.img_size).to(device))
+            if tc.test_count else {})
+    meta = {"command": " ".join(["gscsim train vqvae --config", str(config), "--out", str(out)]
+                                + ([f"--steps {steps}"] if steps else [])),
+            "steps": tc.steps, "seed": tc.seed, "wall_s": round(run.elapsed, 1),
+            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {device}",
+            "train": tc.model_dump(mode="json"), "test": test}
+    final = run_dir / "model.pt"
+    save_atomic({"format": VQVAE_FORMAT, "config": cfg.model.model_dump(mode="json"),
+                 "state_dict": vae.state_dict(), "meta": meta}, final)
+    write_card(final.with_suffix(".md"), run_dir.name, vae, meta)
+    return final
+
+
+def write_card(path: Path, title: str, vae: VQVAE, meta: dict) -> None:
+    m, t, test = vae.cfg, meta["train"], meta["test"]
+    lines = [
+        f"# {title}", "",
+        f"Multi-scale residual VQ-VAE (VAR), {parameter_count(vae):,} parameters: ch {m.ch}, "
+        f"ch_mult {list(m.ch_mult)}, {m.num_res_blocks} res block(s) per level, downsampling "
+        f"{m.downsample}, {m.vocab} codes of width {m.cvae}, scales {list(m.patch_nums)}, "
+        f"{m.share_quant_resi} partially shared Phi convs; {m.img_size}x{m.img_size} images.", "",
+        f"- command: `{meta['command']}`",
+        f"- data: {t['data']}",
+        f"- steps: {meta['steps']} (batch {t['batch']}, AdamW lr {t['lr']} betas (0.9, 0.95), "
+        f"{t['warmup']} warm-up steps then cosine decay, loss MSE + VQ loss, dead-code reset "
+        f"every {t['reset_every']} steps, bf16 autocast {t['bf16']})",
+        f"- seed: {meta['seed']}",
+        f"- wall time: {meta['wall_s']:.0f} s on {meta['machine']}"]
+    if test:
+        lines.append(f"- evaluation on scenes test split 0..{t['test_count'] - 1}: reconstruction "
+                     f"PSNR **{test['psnr']:.2f} dB**, codebook usage {test['code_usage']:.1%}")
+    write_atomic(path, "\n".join(lines + [""]))
+

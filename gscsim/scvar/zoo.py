@@ -1,0 +1,70 @@
+"""Loading SCVAR's checkpoints: zoo names (gscsim/zoo) or paths, gscsim files or official
+state_dicts."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from gscsim.nn.var import VAR, VARConfig
+from gscsim.nn.vqvae import VQVAE, VQVAEConfig
+
+ZOO = Path(__file__).resolve().parents[1] / "zoo"
+VQVAE_FORMAT = "gscsim-vqvae-1"
+SCVAR_FORMAT = "gscsim-scvar-1"
+
+
+def checkpoint_path(name_or_path: str, what: str) -> Path:
+    """A zoo checkpoint name (e.g. vqvae-scenes64) or a file path -> existing path."""
+    for path in (ZOO / f"{name_or_path}.pt", Path(name_or_path).expanduser()):
+        if path.is_file():
+            return path
+    names = ", ".join(sorted(p.stem for p in ZOO.glob("*.pt")))
+    raise FileNotFoundError(f"{what}: '{name_or_path}' is neither a zoo checkpoint ({names}) "
+                            f"nor a file; train one with `gscsim train {what} --config ...` and "
+                            f"pass the path of its model.pt")
+
+
+@lru_cache(maxsize=4)
+def load_vqvae(name_or_path: str, device: str = "cpu") -> VQVAE:
+    """A VQ-VAE from a gscsim model.pt, or an official bare state_dict
+    (vae_ch160v4096z32.pth, the paper configuration, strict=True)."""
+    obj = torch.load(checkpoint_path(name_or_path, "vqvae"), map_location=device,
+                     weights_only=True)
+    if isinstance(obj, dict) and obj.get("format") == VQVAE_FORMAT:
+        cfg, state = VQVAEConfig(**obj["config"]), obj["state_dict"]
+    else:
+        cfg, state = VQVAEConfig.paper(), obj
+    vae = VQVAE(cfg).to(device)
+    vae.load_state_dict(state, strict=True)
+    return vae.eval()
+
+
+def load_official_var(path: str, device: str = "cpu") -> VAR:
+    """The official class-conditional var_d16.pth, strict=True."""
+    var = VAR(VARConfig.paper_d16()).to(device)
+    var.load_state_dict(torch.load(path, map_location=device, weights_only=True), strict=True)
+    return var.eval()
+
+
+@lru_cache(maxsize=4)
+def load_scvar(name_or_path: str, device: str = "cpu"):
+    """A trained SCVAR bundle -> (SCVAR, Text2Para, its VQ-VAE, default Sampling), all in eval
+    mode."""
+    from .evaluate import Sampling
+    from .model import SCVAR, SCVARConfig, Text2Para
+
+    path = checkpoint_path(name_or_path, "scvar")
+    obj = torch.load(path, map_location=device, weights_only=True)
+    if not (isinstance(obj, dict) and obj.get("format") == SCVAR_FORMAT):
+        raise ValueError(f"scvar: {path} is not a gscsim SCVAR checkpoint (format "
+                         f"{SCVAR_FORMAT}); train one with `gscsim train scvar`")
+    cfg = SCVARConfig(**obj["config"])
+    model, text2para = SCVAR(cfg).to(device), Text2Para(params=cfg.text_params).to(device)
+    model.load_state_dict(obj["state_dict"], strict=True)
+    text2para.load_state_dict(obj["text2para"], strict=True)
+    vae_ref = obj["vqvae"]
+    if not (ZOO / f"{vae_ref}.pt").is_file() and not Path(vae_ref).is_absolute():
+        vae_ref = str(path.parent / vae_ref)            # a run folder's relative reference
+    return model.eval(), text2para.eval(), load_vqvae(vae_ref, device), Sampling(**obj["sampling"])
