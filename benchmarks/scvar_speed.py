@@ -17,24 +17,25 @@ import torch
 from gscsim.scvar.zoo import load_scvar
 
 
-def seconds_per_batch(model, vae, params, depth, kv_cache: bool, repeats: int,
-                      bf16: bool) -> float:
-    """Median wall time of one batched generation (s)."""
-    times = []
-    for _ in range(repeats + 1):                      # the first run warms up and is dropped
-        start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            model.sample(vae, params, depth, top_k=1, kv_cache=kv_cache)
-        times.append(time.perf_counter() - start)
-    times = sorted(times[1:])
-    return times[len(times) // 2]
+def median_seconds(model, vae, params, depth, repeats: int, bf16: bool) -> dict[bool, float]:
+    """Median wall time (s) of one batched generation with (True) and without (False) the KV
+    cache; the two alternate run by run, so drifts in machine load hit both alike."""
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for r in range(repeats + 1):                      # the first round warms up and is dropped
+        for kv_cache in (True, False):
+            start = time.perf_counter()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                model.sample(vae, params, depth, top_k=1, kv_cache=kv_cache)
+            if r:
+                times[kv_cache].append(time.perf_counter() - start)
+    return {k: sorted(v)[len(v) // 2] for k, v in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default="scvar-scenes64")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
     args = parser.parse_args()
     model, text2para, vae, _ = load_scvar(args.checkpoint)
@@ -49,8 +50,8 @@ def main() -> None:
         with torch.no_grad():
             params = text2para(torch.nn.functional.normalize(
                 torch.randn(batch, 384, generator=g), dim=-1))
-        cached = seconds_per_batch(model, vae, params, depth, True, args.repeats, args.bf16)
-        full = seconds_per_batch(model, vae, params, depth, False, args.repeats, args.bf16)
+        median = median_seconds(model, vae, params, depth, args.repeats, args.bf16)
+        cached, full = median[True], median[False]
         for name, t in (("yes", cached), ("no", full)):
             speedup = f"{full / cached:.2f}x" if name == "yes" else ""
             print(f"| {batch} | {name} | {t / batch:.4f} | {batch / t:.1f} | {speedup} |")

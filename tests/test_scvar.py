@@ -11,7 +11,7 @@ from conftest import SHARED
 from gscsim.nn.var import VAR, VARConfig, sample_tokens
 from gscsim.nn.vqvae import VQVAE, VQVAEConfig, token_count
 from gscsim.scvar.model import SCVAR, SCVARConfig, Text2Para
-from gscsim.scvar.zoo import load_vqvae
+from gscsim.scvar.zoo import load_scvar, load_vqvae
 
 OFFICIAL = SHARED / "data" / "official_keys"
 PATCHES = (1, 2, 4)
@@ -19,9 +19,10 @@ TINY_VQ = dict(ch=32, ch_mult=(1, 2), num_res_blocks=1, vocab=64, cvae=8, patch_
                img_size=8, using_sa=False, using_mid_sa=True)
 
 
-def tiny_var(**extra) -> VARConfig:
-    return VARConfig(depth=2, embed_dim=32, num_heads=2, num_classes=0, cross_attention=True,
-                     vocab=64, cvae=8, patch_nums=PATCHES, **extra)
+def tiny_var(**changes) -> VARConfig:
+    base = dict(depth=2, embed_dim=32, num_heads=2, num_classes=0, cross_attention=True,
+                vocab=64, cvae=8, patch_nums=PATCHES)
+    return VARConfig(**{**base, **changes})
 
 
 def layout_of(module: torch.nn.Module) -> list[tuple[str, list[int]]]:
@@ -128,7 +129,7 @@ def test_conditions_change_the_output_and_nulls_replace_them():
                              generator=torch.Generator().manual_seed(0))
     assert guided.shape == (2, 3, 8, 8)
     with pytest.raises(ValueError, match="num_classes 0"):
-        SCVAR(SCVARConfig(var=tiny_var().model_copy(update={"num_classes": 10})))
+        SCVAR(SCVARConfig(var=tiny_var(num_classes=10)))
 
 
 def test_sampling_rules():
@@ -190,6 +191,9 @@ def test_training_commands_learn_resume_and_write_cards(tmp_path, monkeypatch):
     assert losses(tmp_path / "sc")[-1] < losses(tmp_path / "sc")[0] - 0.3
     card = final.with_suffix(".md").read_text()
     assert "| with text |" in card and "| without text |" in card and "FID" in card
+    model, text2para, vae, sampling = load_scvar(str(final))
+    assert sampling.top_k == 1 and vae.cfg.vocab == 64 and text2para(torch.zeros(1, 384)).shape \
+        == (1, 6)
     calls, original = {"n": 0}, train_scvar.token_loss
 
     def failing_loss(*args):
@@ -225,3 +229,34 @@ def test_shipped_configs_validate_and_paper_ones_build_the_official_sizes():
     width = {k: list(v.shape) for k, v in model.state_dict().items()}
     assert width["blocks.15.ada_lin.1.weight"] == [6144, 1024]
     assert width["pos_1LC"] == [1, 680, 1024] and width["head.weight"] == [4096, 1024]
+
+
+def test_official_bare_state_dicts_load_strictly(tmp_path, monkeypatch):
+    """A bare state_dict (how the official files come) loads into the paper configuration with
+    strict=True; here the paper configurations are swapped for tiny ones to keep it small."""
+    from gscsim.scvar import zoo
+
+    tiny_vq = VQVAEConfig(**TINY_VQ)
+    tiny_var_cfg = tiny_var(num_classes=10, cross_attention=False)
+    monkeypatch.setattr(zoo.VQVAEConfig, "paper", classmethod(lambda cls: tiny_vq))
+    monkeypatch.setattr(zoo.VARConfig, "paper_d16", classmethod(lambda cls: tiny_var_cfg))
+    vae, var = VQVAE(tiny_vq), VAR(tiny_var_cfg)
+    torch.save(vae.state_dict(), tmp_path / "vae.pth")
+    torch.save(var.state_dict(), tmp_path / "var.pth")
+    loaded = zoo.load_vqvae(str(tmp_path / "vae.pth"))
+    assert torch.equal(loaded.quantize.embedding.weight, vae.quantize.embedding.weight)
+    assert torch.equal(zoo.load_official_var(str(tmp_path / "var.pth")).head.weight,
+                       var.head.weight)
+    labels, null = torch.tensor([3, 7]), torch.tensor([10, 10])     # 10: the null class
+    images, tokens = var.eval().generate(vae.eval(), var.class_condition(labels),
+                                         null_BD=var.class_condition(null), cfg_scale=1.5,
+                                         top_k=5, top_p=0.9,
+                                         generator=torch.Generator().manual_seed(0))
+    assert images.shape == (2, 3, 8, 8) and [t.shape[1] for t in tokens] == [1, 4, 16]
+    state = var.state_dict()
+    state.pop("head.bias")
+    torch.save(state, tmp_path / "broken.pth")
+    with pytest.raises(RuntimeError, match="head.bias"):
+        zoo.load_official_var(str(tmp_path / "broken.pth"))
+    with pytest.raises(FileNotFoundError, match="neither a zoo checkpoint"):
+        zoo.load_vqvae("no-such-model")

@@ -58,19 +58,18 @@ def _norm(channels: int) -> nn.GroupNorm:
 
 
 class ResnetBlock(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, dropout: float = 0.0):
+    def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
         self.norm1 = _norm(in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         self.norm2 = _norm(out_channels)
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
         self.nin_shortcut = (nn.Conv2d(in_channels, out_channels, 1)
                              if in_channels != out_channels else nn.Identity())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))
-        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
+        h = self.conv2(F.silu(self.norm2(h)))
         return self.nin_shortcut(x) + h
 
 
@@ -115,18 +114,34 @@ def _stage(blocks: list[nn.Module], attn: list[nn.Module]) -> nn.Module:
     return stage
 
 
-def _mid(channels: int, attention: bool, dropout: float) -> nn.Module:
+def _mid(channels: int, attention: bool) -> nn.Module:
     mid = nn.Module()
-    mid.block_1 = ResnetBlock(channels, channels, dropout)
+    mid.block_1 = ResnetBlock(channels, channels)
     mid.attn_1 = AttnBlock(channels) if attention else nn.Identity()
-    mid.block_2 = ResnetBlock(channels, channels, dropout)
+    mid.block_2 = ResnetBlock(channels, channels)
     return mid
+
+
+def _run_stage(stage: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    """Res blocks (each followed by its attention block, if any), then the resampling."""
+    for i, block in enumerate(stage.block):
+        h = block(h)
+        if len(stage.attn):
+            h = stage.attn[i](h)
+    for resample in ("downsample", "upsample"):
+        if hasattr(stage, resample):
+            h = getattr(stage, resample)(h)
+    return h
+
+
+def _run_mid(mid: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    return mid.block_2(mid.attn_1(mid.block_1(h)))
 
 
 class Encoder(nn.Module):
     """Image [B, 3, H, W] -> latent [B, Cvae, H/s, W/s]."""
 
-    def __init__(self, cfg: VQVAEConfig, dropout: float = 0.0):
+    def __init__(self, cfg: VQVAEConfig):
         super().__init__()
         ch, mult, levels = cfg.ch, cfg.ch_mult, len(cfg.ch_mult)
         self.conv_in = nn.Conv2d(3, ch, 3, padding=1)
@@ -135,7 +150,7 @@ class Encoder(nn.Module):
         for level in range(levels):
             blocks, attn = [], []
             for _ in range(cfg.num_res_blocks):
-                blocks.append(ResnetBlock(block_in, ch * mult[level], dropout))
+                blocks.append(ResnetBlock(block_in, ch * mult[level]))
                 block_in = ch * mult[level]
                 if level == levels - 1 and cfg.using_sa:
                     attn.append(AttnBlock(block_in))
@@ -143,37 +158,31 @@ class Encoder(nn.Module):
             if level != levels - 1:
                 stage.downsample = Downsample2x(block_in)
             self.down.append(stage)
-        self.mid = _mid(block_in, cfg.using_mid_sa, dropout)
+        self.mid = _mid(block_in, cfg.using_mid_sa)
         self.norm_out = _norm(block_in)
         self.conv_out = nn.Conv2d(block_in, cfg.cvae, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv_in(x)
         for stage in self.down:
-            for i, block in enumerate(stage.block):
-                h = block(h)
-                if len(stage.attn):
-                    h = stage.attn[i](h)
-            if hasattr(stage, "downsample"):
-                h = stage.downsample(h)
-        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))
-        return self.conv_out(F.silu(self.norm_out(h)))
+            h = _run_stage(stage, h)
+        return self.conv_out(F.silu(self.norm_out(_run_mid(self.mid, h))))
 
 
 class Decoder(nn.Module):
     """Latent [B, Cvae, h, w] -> image [B, 3, h*s, w*s] (unclamped, nominally [-1, 1])."""
 
-    def __init__(self, cfg: VQVAEConfig, dropout: float = 0.0):
+    def __init__(self, cfg: VQVAEConfig):
         super().__init__()
         ch, mult, levels = cfg.ch, cfg.ch_mult, len(cfg.ch_mult)
         block_in = ch * mult[-1]
         self.conv_in = nn.Conv2d(cfg.cvae, block_in, 3, padding=1)
-        self.mid = _mid(block_in, cfg.using_mid_sa, dropout)
+        self.mid = _mid(block_in, cfg.using_mid_sa)
         stages: list[nn.Module] = []
         for level in reversed(range(levels)):
             blocks, attn = [], []
             for _ in range(cfg.num_res_blocks + 1):
-                blocks.append(ResnetBlock(block_in, ch * mult[level], dropout))
+                blocks.append(ResnetBlock(block_in, ch * mult[level]))
                 block_in = ch * mult[level]
                 if level == levels - 1 and cfg.using_sa:
                     attn.append(AttnBlock(block_in))
@@ -186,15 +195,9 @@ class Decoder(nn.Module):
         self.conv_out = nn.Conv2d(block_in, 3, 3, padding=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.conv_in(z)
-        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))
+        h = _run_mid(self.mid, self.conv_in(z))
         for stage in reversed(self.up):
-            for i, block in enumerate(stage.block):
-                h = block(h)
-                if len(stage.attn):
-                    h = stage.attn[i](h)
-            if hasattr(stage, "upsample"):
-                h = stage.upsample(h)
+            h = _run_stage(stage, h)
         return self.conv_out(F.silu(self.norm_out(h)))
 
 

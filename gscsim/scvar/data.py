@@ -1,5 +1,6 @@
 """SCVAR's training data: scenes rendered once (gscsim cache), encoded once into VQ tokens and
-caption embeddings, kept in the run folder so that a resumed run does not redo it."""
+caption embeddings, kept in the run folder so that a resumed run does not redo it (a file made
+with another VQ-VAE is redone)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,10 +24,12 @@ class SceneTokens:
         self.images = torch.from_numpy(arrays["images"]).permute(0, 3, 1, 2).contiguous()
         self.depth = torch.from_numpy(arrays["depth"]).unsqueeze(1)
         self.captions = [str(c) for c in arrays["captions"]]
+        fingerprint = float(vae.quantize.embedding.weight.detach().double().sum())  # which VQ-VAE
         if cache is not None and cache.exists():
             stored = torch.load(cache, weights_only=True)
-            self.tokens, self.embeddings = stored["tokens"], stored["embeddings"]
-            return
+            if stored.get("fingerprint") == fingerprint:
+                self.tokens, self.embeddings = stored["tokens"], stored["embeddings"]
+                return
         tokens = []
         with torch.no_grad():
             for start in range(0, count, 256):
@@ -36,7 +39,8 @@ class SceneTokens:
         self.embeddings = torch.cat([embed(self.captions[i:i + 512])
                                      for i in range(0, count, 512)]).half()
         if cache is not None:
-            save_atomic({"tokens": self.tokens, "embeddings": self.embeddings}, cache)
+            save_atomic({"tokens": self.tokens, "embeddings": self.embeddings,
+                         "fingerprint": fingerprint}, cache)
 
     def __len__(self) -> int:
         return len(self.tokens)

@@ -22,9 +22,8 @@ from torch import nn
 
 from gscsim.nn.var import VAR, VARConfig
 from gscsim.nn.vqvae import VQVAE
+from gscsim.scenes.dataset import FAR_DEPTH_M
 from gscsim.text import EMBEDDING_DIM
-
-FAR_DEPTH_M = 30.0
 
 
 class SCVARConfig(BaseModel):
