@@ -325,11 +325,10 @@ class VQVAE(nn.Module):
     def latent(self, images: torch.Tensor) -> torch.Tensor:
         return self.quant_conv(self.encoder(images))
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """-> (reconstruction [B, 3, H, W], VQ loss, latent f before quantisation)."""
-        f = self.latent(images)
-        f_hat, _, vq_loss = self.quantize(f)
-        return self.decoder(self.post_quant_conv(f_hat)), vq_loss, f
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (reconstruction [B, 3, H, W], VQ loss)."""
+        f_hat, _, vq_loss = self.quantize(self.latent(images))
+        return self.decoder(self.post_quant_conv(f_hat)), vq_loss
 
     @torch.no_grad()
     def tokens(self, images: torch.Tensor) -> list[torch.Tensor]:

@@ -109,7 +109,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
         for group in opt.param_groups:
             group["lr"] = tc.lr * warmup_cosine(run.step, tc.steps, tc.warmup)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16):
-            recon, vq_loss, _ = vae(images)
+            recon, vq_loss = vae(images)
         rec_loss = F.mse_loss(recon.float(), images)
         loss = rec_loss + vq_loss.float()
         run.update(loss, 1.0, path)
