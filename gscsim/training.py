@@ -3,7 +3,6 @@ the learning-rate schedule, atomic checkpoints with resume, and the loss log and
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -114,7 +113,6 @@ def save_atomic(obj: Any, path: Path) -> None:
     from .results import atomic_file
 
     with atomic_file(path) as tmp:
-        os.chmod(tmp, 0o644)                   # mkstemp makes it private; checkpoints are shared
         torch.save(obj, tmp)
 
 

@@ -104,3 +104,17 @@ def test_cli_list_shows_builtins(capsys):
     for name in ["softcast", "awgn", "rayleigh_block", "rayleigh_fast", "rician", "samples",
                  "folder", "psnr", "ssim", "ms_ssim"]:
         assert name in out
+
+
+def test_atomic_files_get_the_usual_permissions(tmp_path):
+    """Result files are shared: not the private mode of the temporary file behind them."""
+    import os
+
+    from gscsim.results import write_atomic
+
+    write_atomic(tmp_path / "summary.csv", "a,b\n1,2\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "summary.csv").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert (tmp_path / "summary.csv").read_text() == "a,b\n1,2\n"
+    assert not list(tmp_path.glob(".*.tmp"))
