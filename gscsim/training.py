@@ -3,6 +3,7 @@ the learning-rate schedule, atomic checkpoints with resume, and the loss log and
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +24,24 @@ class DataConfig(BaseModel):
     holdout: int = Field(3, ge=0, description="folder: last N files (by name) kept for validation")
     count: int = Field(20000, ge=1, description="scenes: train-split scenes rendered")
     val_count: int = Field(64, ge=1, description="scenes: val-split scenes for validation")
+
+
+class LoopConfig(BaseModel):
+    """The training-loop fields every `gscsim train` config shares; trainers subclass it and
+    change defaults where their model wants others."""
+
+    model_config = ConfigDict(extra="forbid")
+    steps: int = Field(5000, ge=1)
+    batch: int = Field(16, ge=1)
+    lr: float = Field(5e-4, gt=0)
+    warmup: int = Field(200, ge=0, description="steps of linear learning-rate warm-up")
+    weight_decay: float = Field(0.0, ge=0)
+    seed: int = 0
+    bf16: bool = Field(True, description="bfloat16 autocast (CPU with AVX-512 bf16, or GPU)")
+    device: str = "cpu"
+    log_every: int = Field(20, ge=1)
+    eval_every: int = Field(500, ge=1)
+    checkpoint_every: int = Field(200, ge=1)
 
 
 class ImageSource:
@@ -175,6 +194,20 @@ def load_config(path: str | Path, schema: type[BaseModel]) -> BaseModel:
                                         for e in err.errors()]) from None
 
 
+ZOO = Path(__file__).resolve().parent / "zoo"
+
+
+def zoo_checkpoint(name_or_path: str, field: str, family: str, remedy: str) -> Path:
+    """A zoo checkpoint name (gscsim/zoo/NAME.pt) or a file path -> the existing file; else an
+    error naming the field, the zoo's `family`-* checkpoints and what to do (`remedy`)."""
+    for path in (ZOO / f"{name_or_path}.pt", Path(name_or_path).expanduser()):
+        if path.is_file():
+            return path
+    names = sorted(p.stem for p in ZOO.glob(f"{family}-*.pt"))
+    raise FileNotFoundError(f"{field}: '{name_or_path}' is neither a zoo checkpoint ({names}) "
+                            f"nor a file. {remedy}")
+
+
 def shipped_config(name_or_path: str | Path, config_dir: Path) -> Path:
     """A config file path, or the name of a config shipped in `config_dir`."""
     path = Path(name_or_path)
@@ -192,14 +225,16 @@ class RunState:
     """A run folder's `last.pt`: modules, optimizer, step, wall time and log rows, saved
     atomically and restored on the next start of the same config (resume)."""
 
-    def __init__(self, run_dir: Path, identity: dict, modules: dict[str, torch.nn.Module],
-                 optimizer: torch.optim.Optimizer):
+    def __init__(self, run_dir: Path, config: BaseModel, steps: int,
+                 modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer):
         self.path = run_dir / "last.pt"
-        self.identity, self.modules, self.optimizer = identity, modules, optimizer
+        self.identity = {"config": config.model_dump(mode="json"), "steps": steps}
+        self.modules, self.optimizer = modules, optimizer
         self.step, self.elapsed, self.log = 0, 0.0, TrainLog(run_dir)
 
     def restore(self, restart: bool) -> bool:
-        """Load last.pt if there is one (and not `restart`); True if the run resumes."""
+        """Load last.pt if there is one (and not `restart`) and say so on stderr; True if the
+        run resumes."""
         if restart or not self.path.exists():
             return False
         state = torch.load(self.path, map_location="cpu", weights_only=False)
@@ -211,6 +246,8 @@ class RunState:
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.elapsed = state["step"], state["elapsed_s"]
         self.log = TrainLog(self.path.parent, state["log"])
+        print(f"resuming {self.path.parent} at step {self.step} of {self.identity['steps']}",
+              file=sys.stderr)
         return True
 
     def update(self, loss: torch.Tensor, max_norm: float, config: Path) -> None:

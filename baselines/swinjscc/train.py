@@ -9,7 +9,6 @@ resume; an interrupted run continues from it), `log.csv`, `loss.png`, and at the
 from __future__ import annotations
 
 import platform
-import sys
 import time
 from pathlib import Path
 from typing import Literal
@@ -20,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
 from gscsim.conventions import parse_ratio
-from gscsim.training import (DataConfig, ImageSource, RunState, load_config, save_atomic,
-                             shipped_config, warmup_cosine, with_overrides)
+from gscsim.training import (DataConfig, ImageSource, LoopConfig, RunState, load_config,
+                             save_atomic, shipped_config, warmup_cosine, with_overrides)
 
 from .model import ModelConfig, SwinJSCC, cbr_of, channels_for
 
@@ -29,26 +28,14 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 CHECKPOINT_FORMAT = "gscsim-swinjscc-1"
 
 
-class TrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TrainConfig(LoopConfig):
     data: DataConfig
-    steps: int = Field(5000, ge=1)
-    batch: int = Field(16, ge=1)
-    lr: float = Field(5e-4, gt=0)
-    warmup: int = Field(200, ge=0, description="steps of linear learning-rate warm-up")
-    weight_decay: float = Field(0.0, ge=0)
     snr_db: tuple[float, float] = Field((0.0, 14.0), description="SNR range (dB), one per batch")
     rates: list[int] | None = Field(None, description="C values drawn per batch; model.rates if "
                                                       "unset")
     loss: Literal["mse", "ms-ssim"] = "mse"
     init: str | None = Field(None, description="start from these weights (zoo name or path of a "
                                                 "model.pt of the same architecture)")
-    seed: int = 0
-    bf16: bool = Field(True, description="bfloat16 autocast (CPU with AVX-512 bf16, or GPU)")
-    device: str = "cpu"
-    log_every: int = Field(20, ge=1)
-    eval_every: int = Field(500, ge=1)
-    checkpoint_every: int = Field(200, ge=1)
     eval_snr_db: list[float] = Field(default_factory=lambda: [1.0, 10.0])
     eval_cbr: float | str = "1/48"
 
@@ -113,10 +100,8 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
         start = torch.load(checkpoint_path(tc.init), map_location=device, weights_only=True)
         model.load_state_dict(start["state_dict"])
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    run = RunState(run_dir, {"config": cfg.model_dump(mode="json"), "steps": tc.steps},
-                   {"model": model}, opt)
-    if run.restore(restart):
-        print(f"resuming {run_dir} at step {run.step} of {tc.steps}", file=sys.stderr)
+    run = RunState(run_dir, cfg, tc.steps, {"model": model}, opt)
+    run.restore(restart)
     source = ImageSource(tc.data, base_dir=path.parent, progress=progress)
     val = source.validation()
     val = None if val is None else val.to(device)

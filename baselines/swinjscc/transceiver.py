@@ -20,30 +20,21 @@ from pathlib import Path
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-import gscsim
 from gscsim.plugins import Batch, LinkContext, Received, Transceiver
-from gscsim.training import load_config
+from gscsim.training import load_config, zoo_checkpoint
 
 from .model import ModelConfig, SwinJSCC, cbr_of, channels_for
 from .train import CHECKPOINT_FORMAT, SwinJSCCConfig, config_path
 
-ZOO = Path(gscsim.__file__).resolve().parent / "zoo"
 STREAM = "latent"
-
-
-def zoo_names() -> list[str]:
-    return sorted(p.stem for p in ZOO.glob("swinjscc-*.pt"))
 
 
 def checkpoint_path(name_or_path: str) -> Path:
     """A zoo checkpoint name (e.g. swinjscc-tiny-photos) or a file path -> existing path."""
-    for path in (ZOO / f"{name_or_path}.pt", Path(name_or_path).expanduser()):
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f"swinjscc.checkpoint: '{name_or_path}' is neither a zoo checkpoint ({zoo_names()}) nor a "
-        f"file. Train one with `gscsim train swinjscc --config tiny-photos` and pass the path of "
-        f"its model.pt, or pass an official SwinJSCC .model file with config: base")
+    return zoo_checkpoint(name_or_path, "swinjscc.checkpoint", "swinjscc",
+                          "Train one with `gscsim train swinjscc --config tiny-photos` and pass "
+                          "the path of its model.pt, or pass an official SwinJSCC .model file "
+                          "with config: base")
 
 
 @lru_cache(maxsize=4)

@@ -11,7 +11,6 @@ the generator's loss, on clean embeddings (the channel comes with TarGSC). The r
 from __future__ import annotations
 
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from tqdm import tqdm
 
 from gscsim.nn.vqvae import parameter_count
 from gscsim.results import write_atomic
-from gscsim.training import (RunState, load_config, save_atomic, shipped_config,
+from gscsim.training import (LoopConfig, RunState, load_config, save_atomic, shipped_config,
                              warmup_cosine)
 
 from .data import SceneTokens
@@ -41,22 +40,14 @@ class SamplingConfig(BaseModel):
     cfg_scale: float = Field(0.0, ge=0)
 
 
-class SCVARTrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SCVARTrainConfig(LoopConfig):
     vqvae: str = Field(description="the frozen VQ-VAE: zoo name or model.pt path")
     count: int = Field(30000, ge=1, description="train-split scenes")
     val_count: int = Field(256, ge=1, description="val-split scenes for validation")
     steps: int = Field(4000, ge=1)
     batch: int = Field(32, ge=1)
     lr: float = Field(6e-4, gt=0)
-    warmup: int = Field(200, ge=0)
     weight_decay: float = Field(0.05, ge=0)
-    seed: int = 0
-    bf16: bool = True
-    device: str = "cpu"
-    log_every: int = Field(20, ge=1)
-    eval_every: int = Field(500, ge=1)
-    checkpoint_every: int = Field(200, ge=1)
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     test_count: int = Field(300, ge=0, description="test-split scenes scored for the card")
 
@@ -99,10 +90,8 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     text2para = text2para.to(device)
     params = list(model.parameters()) + list(text2para.parameters())
     opt = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.95))
-    run = RunState(run_dir, {"config": cfg.model_dump(mode="json"), "steps": tc.steps},
-                   {"scvar": model, "text2para": text2para}, opt)
-    if run.restore(restart):
-        print(f"resuming {run_dir} at step {run.step} of {tc.steps}", file=sys.stderr)
+    run = RunState(run_dir, cfg, tc.steps, {"scvar": model, "text2para": text2para}, opt)
+    run.restore(restart)
     prep_started = time.perf_counter()
     train_set = SceneTokens("train", tc.count, vae, run_dir / f"data-train-{tc.count}.pt",
                             progress)

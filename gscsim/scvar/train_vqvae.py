@@ -9,7 +9,6 @@ PSNR and codebook usage on the scene test split.
 from __future__ import annotations
 
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -20,31 +19,24 @@ from tqdm import tqdm
 
 from gscsim.nn.vqvae import VQVAE, VQVAEConfig, parameter_count
 from gscsim.results import write_atomic
-from gscsim.training import (DataConfig, ImageSource, RunState, load_config, save_atomic,
-                             shipped_config, warmup_cosine, with_overrides)
+from gscsim.training import (DataConfig, ImageSource, LoopConfig, RunState, load_config,
+                             save_atomic, shipped_config, warmup_cosine, with_overrides)
 
 from .zoo import VQVAE_FORMAT
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
 
-class VQTrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class VQTrainConfig(LoopConfig):
     data: DataConfig
     steps: int = Field(2000, ge=1)
     batch: int = Field(32, ge=1)
     lr: float = Field(1e-3, gt=0)
     warmup: int = Field(100, ge=0)
-    weight_decay: float = Field(0.0, ge=0)
+    eval_every: int = Field(250, ge=1)
     reset_every: int = Field(100, ge=0, description="dead-code reset period in steps (0: off)")
     dead_fraction: float = Field(0.03, gt=0, description="a code is dead below this fraction of "
                                                          "the uniform hit rate")
-    seed: int = 0
-    bf16: bool = True
-    device: str = "cpu"
-    log_every: int = Field(20, ge=1)
-    eval_every: int = Field(250, ge=1)
-    checkpoint_every: int = Field(200, ge=1)
     test_count: int = Field(300, ge=0, description="test-split scenes scored for the model card")
 
 
@@ -93,10 +85,8 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     vae = VQVAE(cfg.model).to(device)
     opt = torch.optim.AdamW(vae.parameters(), lr=tc.lr, weight_decay=tc.weight_decay,
                             betas=(0.9, 0.95))
-    run = RunState(run_dir, {"config": cfg.model_dump(mode="json"), "steps": tc.steps},
-                   {"vae": vae}, opt)
-    if run.restore(restart):
-        print(f"resuming {run_dir} at step {run.step} of {tc.steps}", file=sys.stderr)
+    run = RunState(run_dir, cfg, tc.steps, {"vae": vae}, opt)
+    run.restore(restart)
     source = ImageSource(tc.data, base_dir=path.parent, progress=progress)
     val = source.validation()
     threshold = tc.dead_fraction * len(cfg.model.patch_nums) / cfg.model.vocab

@@ -9,21 +9,16 @@ import torch
 
 from gscsim.nn.var import VAR, VARConfig
 from gscsim.nn.vqvae import VQVAE, VQVAEConfig
+from gscsim.training import ZOO, zoo_checkpoint
 
-ZOO = Path(__file__).resolve().parents[1] / "zoo"
 VQVAE_FORMAT = "gscsim-vqvae-1"
 SCVAR_FORMAT = "gscsim-scvar-1"
 
 
 def checkpoint_path(name_or_path: str, what: str) -> Path:
     """A zoo checkpoint name (e.g. vqvae-scenes64) or a file path -> existing path."""
-    for path in (ZOO / f"{name_or_path}.pt", Path(name_or_path).expanduser()):
-        if path.is_file():
-            return path
-    names = ", ".join(sorted(p.stem for p in ZOO.glob("*.pt")))
-    raise FileNotFoundError(f"{what}: '{name_or_path}' is neither a zoo checkpoint ({names}) "
-                            f"nor a file; train one with `gscsim train {what} --config ...` and "
-                            f"pass the path of its model.pt")
+    return zoo_checkpoint(name_or_path, what, what, f"Train one with `gscsim train {what} "
+                          f"--config ...` and pass the path of its model.pt")
 
 
 @lru_cache(maxsize=4)
