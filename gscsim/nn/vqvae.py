@@ -293,8 +293,8 @@ class MultiScaleQuantizer(nn.Module):
     def reset_dead_codes(self, threshold: float, generator: torch.Generator | None = None) -> int:
         """Move codes whose hit rate summed over scales is below `threshold` onto residuals
         quantised in the last training forward (plus small noise); returns how many moved. Not
-        in the official code: on a small CPU budget half the codebook otherwise dies within the
-        first 100 steps."""
+        in the official code: a prototype on a 2-core CPU (DESIGN.md) lost half its codebook
+        within 100 steps without it."""
         dead = (self.ema_vocab_hit_SV.sum(0) < threshold).nonzero().flatten()
         if len(dead) == 0 or not hasattr(self, "last_residuals"):
             return 0
