@@ -48,7 +48,8 @@ def _cmd_scenes_write(args: argparse.Namespace) -> int:
 # Trainable models: name -> "module:function" taking (config, out, steps, data, restart, progress).
 TRAINERS = {"swinjscc": "gscsim.baselines.swinjscc.train:train",
             "vqvae": "gscsim.scvar.train_vqvae:train",
-            "scvar": "gscsim.scvar.train_scvar:train"}
+            "scvar": "gscsim.scvar.train_scvar:train",
+            "targsc": "gscsim.targsc.train:train"}
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

@@ -60,13 +60,15 @@ def key_columns(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def plot(root: str | Path, x: str = "snr_db", y: str = "psnr", hue: str = "transceiver",
-         out_name: str | None = None) -> list[Path]:
-    """Draw `y` against `x` from root/summary.csv into root/plots/<name>.png and .pdf.
+         out_name: str | None = None, where: dict[str, float] | None = None) -> list[Path]:
+    """Draw `y` against `x` from root/summary.csv into root/plots/<name>.png and .pdf, from
+    the rows whose numeric columns equal `where` (e.g. {"cbr": 1/48}; all rows when None).
 
     Timed trials have a row with link "all" (and one per link when several): unless the hue is
     `link`, only the "all" rows are drawn."""
     root = Path(root)
-    rows = _rows(root / "summary.csv", (x, y, hue))
+    rows = _rows(root / "summary.csv", (x, y, hue) + tuple(where or ()))
+    rows = [r for r in rows if all(math.isclose(r[k], v) for k, v in (where or {}).items())]
     if "link" in rows[0] and hue != "link":
         rows = [r for r in rows if r["link"] == "all"]
     keys = [k for k in key_columns(rows) if k != "link" or hue == "link"]
@@ -78,8 +80,9 @@ def plot(root: str | Path, x: str = "snr_db", y: str = "psnr", hue: str = "trans
                     yerr=[0 if not math.isfinite(e) else e for e in err],
                     marker="o", ms=4, capsize=3, label=str(h))
 
+    title = ", ".join(f"{k}={_short(v)}" for k, v in (where or {}).items()) or None
     return _figure(root, rows, keys, (x, hue), hue, draw, label(x), label(y),
-                   out_name or f"{y}_vs_{x}")
+                   out_name or f"{y}_vs_{x}", title)
 
 
 def plot_cdf(root: str | Path, column: str = "latency_s", hue: str = "transceiver",
@@ -114,8 +117,10 @@ def _rows(path: Path, needed: tuple[str, ...]) -> list[dict[str, Any]]:
 
 
 def _figure(root: Path, rows: list[dict[str, Any]], keys: list[str], exclude: tuple[str, ...],
-            hue: str, draw, xlabel: str, ylabel: str, name: str) -> list[Path]:
-    """One panel per combination of the varying `keys` not in `exclude`, a line per hue."""
+            hue: str, draw, xlabel: str, ylabel: str, name: str, title: str | None = None
+            ) -> list[Path]:
+    """One panel per combination of the varying `keys` not in `exclude`, a line per hue;
+    panels are titled by their keys, else by `title` or the figure's name."""
     panel_keys = [k for k in keys if k not in exclude and len({r[k] for r in rows}) > 1]
     panels = sorted({tuple(r[k] for k in panel_keys) for r in rows}, key=str)
     # Rows by the first varying key, columns by the last (e.g. channel x CBR).
@@ -133,8 +138,8 @@ def _figure(root: Path, rows: list[dict[str, Any]], keys: list[str], exclude: tu
             subset = [r for r in chosen if r[hue] == h]
             if subset:
                 draw(ax, subset, _short(h))
-        ax.set_title(", ".join(f"{k}={_short(v)}" for k, v in zip(panel_keys, panel)) or name,
-                     fontsize=9)
+        ax.set_title(", ".join(f"{k}={_short(v)}" for k, v in zip(panel_keys, panel))
+                     or title or name, fontsize=9)
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
     for ax in axes[:, 0]:
@@ -161,14 +166,18 @@ def _short(value: Any) -> str:
 
 
 def default_plots(root: Path, scenario) -> list[Path]:
-    """Every metric against SNR (and CBR when several are swept); for timed scenarios the
+    """Every metric against SNR, CBR and each stream's own SNR where several are swept (on a
+    cross sweep, each along its own line); for timed scenarios the
     latency CDF, and latency and deadline misses against the number of users when swept."""
-    paths = []
+    paths, cross = [], scenario.sweep.cross_at
     for metric in scenario.metrics:
         if len(scenario.sweep.snr_db) > 1:
-            paths += plot(root, "snr_db", metric)
+            paths += plot(root, "snr_db", metric, where=cross and {"cbr": cross.cbr})
         if len(scenario.sweep.cbr) > 1:
-            paths += plot(root, "cbr", metric)
+            paths += plot(root, "cbr", metric, where=cross and {"snr_db": cross.snr_db})
+        for stream, values in sorted(scenario.sweep.stream_snr_db.items()):
+            if len(values) > 1:
+                paths += plot(root, f"snr_db.{stream}", metric)
     if scenario.timing is not None:
         users = scenario.sweep.users
         paths += plot_cdf(root, "latency_s", hue="users" if users else "transceiver")

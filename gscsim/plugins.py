@@ -103,6 +103,10 @@ class Received:
     gain: torch.Tensor
     noise_var: torch.Tensor
 
+    def snr_db(self) -> torch.Tensor:
+        """Each frame's mean post-equaliser SNR in dB [B] (unit-power symbols assumed)."""
+        return -10 * torch.log10((self.noise_var / self.gain.abs() ** 2).mean(1)).float()
+
 
 @dataclass
 class Decoded:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -53,6 +54,29 @@ class DatasetSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+def _ratio(value: Any) -> float:
+    try:
+        ratio = parse_ratio(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"cbr values are numbers or fractions like \"1/48\"; "
+                         f"got {value!r}") from None
+    if ratio <= 0:
+        raise ValueError("cbr values must be positive")
+    return ratio
+
+
+class CrossPoint(_Strict):
+    """Where the SNR line and the CBR line of a cross sweep meet."""
+
+    snr_db: float = Field(description="the CBR line's SNR (dB)")
+    cbr: float = Field(description="the SNR line's CBR")
+
+    @field_validator("cbr", mode="before")
+    @classmethod
+    def _fraction(cls, value: Any) -> float:
+        return _ratio(value)
+
+
 class SweepSpec(_Strict):
     snr_db: list[float] = Field(..., min_length=1, description="Es/N0 values in dB")
     cbr: list[float] = Field(..., min_length=1, description="channel uses per source value")
@@ -69,21 +93,30 @@ class SweepSpec(_Strict):
             raise ValueError("users values must be at least 1")
         return values
 
+    cross_at: CrossPoint | None = Field(
+        None, description="instead of the SNR x CBR grid: every snr_db at cross_at.cbr, and "
+                          "every cbr at cross_at.snr_db (the two classic curves)")
+
     @field_validator("cbr", mode="before")
     @classmethod
     def _fractions(cls, values: Any) -> Any:
-        if not isinstance(values, list):
-            return values
-        out = []
-        for v in values:
-            try:
-                out.append(parse_ratio(v))
-            except (TypeError, ValueError):
-                raise ValueError(f"cbr values are numbers or fractions like \"1/48\"; "
-                                 f"got {v!r}") from None
-        if any(v <= 0 for v in out):
-            raise ValueError("cbr values must be positive")
-        return out
+        return [_ratio(v) for v in values] if isinstance(values, list) else values
+
+    @model_validator(mode="after")
+    def _cross_on_lines(self) -> "SweepSpec":
+        cross = self.cross_at
+        if cross is not None and not (cross.snr_db in self.snr_db
+                                      and any(math.isclose(cross.cbr, c) for c in self.cbr)):
+            raise ValueError("cross_at.snr_db must be one of snr_db and cross_at.cbr one of cbr")
+        return self
+
+    def points(self) -> list[tuple[float, float]]:
+        """The (SNR, CBR) pairs swept, in a stable order."""
+        if self.cross_at is None:
+            return list(itertools.product(self.snr_db, self.cbr))
+        cross = self.cross_at
+        line = [(s, cross.cbr) for s in self.snr_db]
+        return line + [(cross.snr_db, c) for c in self.cbr if not math.isclose(c, cross.cbr)]
 
 
 class TrafficSpec(_Strict):
@@ -395,9 +428,9 @@ def expand(scenario: Scenario) -> list[Trial]:
                   snr_db=float(snr), cbr=float(cbr), seed=seed,
                   stream_snr_db=dict(zip(stream_names, combo)),
                   swept={**tx_swept, **ch_swept}, users=users)
-            for seed, (tx, tx_opts, tx_swept), (ch, ch_opts, ch_swept), snr, cbr, combo, users
-            in itertools.product(scenario.seeds, tx_variants, ch_variants, scenario.sweep.snr_db,
-                                 scenario.sweep.cbr, stream_combos,
+            for seed, (tx, tx_opts, tx_swept), (ch, ch_opts, ch_swept), (snr, cbr), combo, users
+            in itertools.product(scenario.seeds, tx_variants, ch_variants,
+                                 scenario.sweep.points(), stream_combos,
                                  scenario.sweep.users or [None])]
 
 

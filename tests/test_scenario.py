@@ -6,7 +6,8 @@ import yaml
 from gscsim.cli import main
 from gscsim.scenario import ScenarioError, expand, load, trial_id, validate
 
-REPO_SCENARIOS = ["scenarios/quickstart.yaml"]
+REPO_SCENARIOS = ["scenarios/quickstart.yaml", "scenarios/paper_fig3.yaml",
+                  "scenarios/paper_table1.yaml"]
 
 
 @pytest.mark.parametrize("path", REPO_SCENARIOS)
@@ -23,6 +24,25 @@ def test_expansion_covers_every_combination(tiny_scenario):
     assert {t.cbr for t in trials} == {1 / 12, 1 / 6}
     scenario = validate(tiny_scenario)
     assert len({trial_id(scenario, t) for t in trials}) == len(trials)
+
+
+def test_cross_sweep_runs_the_snr_line_and_the_cbr_line(tiny_scenario, tmp_path):
+    from gscsim.results import read_csv
+    from gscsim.runner import run_loaded
+
+    tiny_scenario["channels"] = [{"name": "awgn"}]
+    tiny_scenario["sweep"] = {"snr_db": [0, 5, 10], "cbr": ["1/24", "1/12", "1/6"],
+                              "cross_at": {"snr_db": 10, "cbr": "1/12"}}
+    scenario = validate(tiny_scenario)
+    points = [(t.snr_db, t.cbr) for t in expand(scenario)]
+    assert points == [(0, 1 / 12), (5, 1 / 12), (10, 1 / 12), (10, 1 / 24), (10, 1 / 6)]
+    out = run_loaded(scenario, tmp_path / "out", progress=False)
+    assert len(read_csv(out / "summary.csv")) == 5
+    assert {p.name for p in (out / "plots").glob("*.png")} == {
+        f"{m}_vs_{x}.png" for m in ("psnr", "ssim") for x in ("snr_db", "cbr")}
+    tiny_scenario["sweep"]["cross_at"] = {"snr_db": 3, "cbr": "1/12"}
+    with pytest.raises(ScenarioError, match="cross_at.snr_db must be one of snr_db"):
+        validate(tiny_scenario)
 
 
 def test_option_sweeps_become_trials_and_columns(tiny_scenario):

@@ -138,7 +138,7 @@ class SwinJSCCLink(Transceiver):
         model, device = self.model, torch.device(self.options.device)
         rx = received[STREAM]
         y = (rx.symbols / rx.gain).to(device) * scale.unsqueeze(1)
-        snr_db = -10 * torch.log10((rx.noise_var / rx.gain.abs() ** 2).mean(1)).to(device).float()
+        snr_db = rx.snr_db().to(device)
         c = kept.shape[1]
         values = torch.cat([y.real, y.imag], 1)[:, : lh * lw * c].view(-1, lh * lw, c)
         latent = torch.zeros(values.shape[0], lh * lw, model.config.embed_dims[-1], device=device)

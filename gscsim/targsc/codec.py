@@ -1,0 +1,181 @@
+"""TarGSC's depth-map codec and text-parameter decoder, and the real-valued view of the channel
+they are trained through.
+
+Sender: log-depth features [B, 1, S, S] -> visual feature encoder (4 depthwise-separable conv
+blocks, widths 32-64-128-256, the first three halving the side) -> a SwinJSCC feature encoder
+(Swin blocks on the S/8 x S/8 token map, SwinJSCC's channel ModNet for SNR adaptation, a linear
+head) -> latent [B, L, D], L = (S/8)^2. Rate adaptation keeps the first C of the D channels
+(training draws C at random, so the channels come out ordered by importance); the receiver
+derives C from the budget, so no side information is needed. Receiver: zero-fill to D ->
+SwinJSCC feature decoder (linear, ModNet, Swin blocks) -> visual feature decoder (256-128-64-1,
+each stage doubling the side) -> log-depth features.
+
+Channel convention (shared with the transceiver): the n sent real values are normalised to mean
+square 1 per image and paired into n/2 complex symbols (a + jb)/sqrt(2) of unit mean power; at
+Es/N0 = s dB the receiver, scaling back by sqrt(2), sees each real value plus Gaussian noise of
+variance 10^(-s/10).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from gscsim.baselines.swinjscc.model import modnet_gains, modnet_layers
+from gscsim.nn.swin import SwinBlock, init_weights
+
+ENCODER_STRIDES = (2, 2, 2, 1)       # 4 visual encoder blocks: the token map is S/8 on a side
+
+
+class CodecConfig(BaseModel):
+    """Architecture of the depth codec and the text-parameter decoder."""
+
+    model_config = ConfigDict(extra="forbid")
+    image_size: int = Field(64, ge=16, description="image and depth side (px), a multiple of 8")
+    unet_widths: tuple[int, ...] = Field((16, 32, 64, 128), description="depth U-Net levels")
+    encoder_widths: tuple[int, int, int, int] = (32, 64, 128, 256)
+    decoder_widths: tuple[int, int, int, int] = (256, 128, 64, 1)
+    swin_depth: int = Field(2, ge=1, description="Swin blocks in the feature encoder and decoder")
+    swin_heads: int = Field(4, ge=1)
+    window: int = Field(8, ge=1)
+    mlp_ratio: float = 2.0
+    modnet_hidden: int = Field(64, ge=1, description="width of the SNR ModNets")
+    latent_channels: int = Field(32, ge=1, description="D: real values per token at most")
+    text_params: int = Field(6, ge=2, description="Text2Para outputs (an even number)")
+    text_hidden: tuple[int, ...] = Field((16, 32), description="text decoder hidden sizes")
+
+    @property
+    def token_side(self) -> int:
+        return self.image_size // 8
+
+    @property
+    def tokens(self) -> int:
+        return self.token_side ** 2
+
+
+def separable_block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
+    """Depthwise 3x3 (with stride) + pointwise 1x1 convolution, GroupNorm, SiLU."""
+    return nn.Sequential(nn.Conv2d(c_in, c_in, 3, stride, 1, groups=c_in),
+                         nn.Conv2d(c_in, c_out, 1), nn.GroupNorm(min(8, c_out), c_out), nn.SiLU())
+
+
+def swin_stack(cfg: CodecConfig, dim: int) -> nn.ModuleList:
+    side = (cfg.token_side, cfg.token_side)
+    return nn.ModuleList(SwinBlock(dim, side, cfg.swin_heads, cfg.window, i % 2 == 1,
+                                   cfg.mlp_ratio) for i in range(cfg.swin_depth))
+
+
+class DepthCodec(nn.Module):
+    """The depth map's path across the link: `encode` on the sender, `decode` on the receiver."""
+
+    def __init__(self, cfg: CodecConfig):
+        super().__init__()
+        self.cfg = cfg
+        widths, dim = cfg.encoder_widths, cfg.encoder_widths[-1]
+        self.visual_encoder = nn.Sequential(*(
+            separable_block(c_in, c_out, s)
+            for c_in, c_out, s in zip((1,) + widths[:-1], widths, ENCODER_STRIDES)))
+        self.encoder_blocks = swin_stack(cfg, dim)
+        self.encoder_norm = nn.LayerNorm(dim)
+        self.encoder_head = nn.Linear(dim, cfg.latent_channels)
+        self.decoder_head = nn.Linear(cfg.latent_channels, dim)
+        self.decoder_blocks = swin_stack(cfg, dim)
+        self.apply(init_weights)
+        # SwinJSCC's channel ModNet on each side (narrower than its 1.5 x dim: the codec is small)
+        self.snr_mod_enc, self.snr_lin_enc = modnet_layers(dim, cfg.modnet_hidden)
+        self.snr_mod_dec, self.snr_lin_dec = modnet_layers(dim, cfg.modnet_hidden)
+        out = cfg.decoder_widths
+        stages = []
+        for c_in, c_out in zip(out[:-1], out[1:]):
+            last = c_out == out[-1]
+            stages += [nn.Upsample(scale_factor=2, mode="nearest"),
+                       nn.Conv2d(c_in, c_in, 3, 1, 1, groups=c_in), nn.Conv2d(c_in, c_out, 1)]
+            if not last:
+                stages += [nn.GroupNorm(min(8, c_out), c_out), nn.SiLU()]
+        self.visual_decoder = nn.Sequential(*stages)
+
+    def encode(self, features: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        """Log-depth features [B, 1, S, S], SNR [B] (dB) -> latent [B, L, D]."""
+        x = self.visual_encoder(features)
+        b, c, h, w = x.shape
+        x = x.flatten(2).transpose(1, 2)
+        for block in self.encoder_blocks:
+            x = block(x, h, w)
+        x = self.encoder_norm(x)
+        x = x * modnet_gains(x, snr_db, self.snr_mod_enc, self.snr_lin_enc)
+        return self.encoder_head(x)
+
+    def decode(self, latent: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        """Received latent [B, L, D] (zeros in unsent channels), SNR [B] (dB) -> log-depth
+        features [B, 1, S, S]."""
+        x = self.decoder_head(latent)
+        x = x * modnet_gains(x, snr_db, self.snr_mod_dec, self.snr_lin_dec)
+        side = self.cfg.token_side
+        for block in self.decoder_blocks:
+            x = block(x, side, side)
+        x = x.transpose(1, 2).reshape(len(x), -1, side, side)
+        return self.visual_decoder(x)
+
+
+class TextDecoder(nn.Module):
+    """The Text2Para decoder: received parameters [B, P] and the SNR [B] (dB) -> denoised
+    parameters, as y + MLP([y, snr/10]) (a residual MLP with the paper's hidden sizes 16, 32)."""
+
+    def __init__(self, params: int = 6, hidden: tuple[int, ...] = (16, 32)):
+        super().__init__()
+        layers, width = [], params + 1
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.SiLU()]
+            width = h
+        self.mlp = nn.Sequential(*layers, nn.Linear(width, params))
+
+    def forward(self, received: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        side = (snr_db.to(received.dtype) / 10).view(-1, 1)
+        return received + self.mlp(torch.cat([received, side], 1))
+
+
+def normalise(values: torch.Tensor) -> torch.Tensor:
+    """Real values [B, n] scaled to mean square 1 per row."""
+    return values / values.square().mean(1, keepdim=True).add(1e-12).sqrt()
+
+
+def add_noise(values: torch.Tensor, snr_db: torch.Tensor, generator: torch.Generator | None
+              ) -> torch.Tensor:
+    """Unit-mean-square real values [B, n] as the receiver sees them at Es/N0 snr_db [B]."""
+    std = torch.sqrt(10.0 ** (-snr_db.float() / 10.0)).view(-1, 1)
+    noise = torch.randn(values.shape, generator=generator, device=values.device)
+    return values + (noise * std).to(values.dtype)
+
+
+def to_symbols(values: torch.Tensor) -> torch.Tensor:
+    """Unit-mean-square real values [B, n] -> unit-power complex64 symbols [B, ceil(n/2)] (an
+    odd n is padded with one zero)."""
+    if values.shape[1] % 2:
+        values = torch.nn.functional.pad(values, (0, 1))
+    half = values.shape[1] // 2
+    return (torch.complex(values[:, :half].float(), values[:, half:].float())
+            / math.sqrt(2)).to(torch.complex64)
+
+
+def from_symbols(symbols: torch.Tensor) -> torch.Tensor:
+    """Inverse of to_symbols on (equalised) received symbols [B, m] -> real values [B, 2m]."""
+    return math.sqrt(2) * torch.cat([symbols.real, symbols.imag], 1).float()
+
+
+def channels_for_budget(symbols: int, tokens: int, latent_channels: int) -> int:
+    """Latent channels C (real values per token) that `symbols` complex symbols carry."""
+    return min(latent_channels, 2 * symbols // tokens)
+
+
+def send_latent(latent: torch.Tensor, channels: int) -> torch.Tensor:
+    """The first `channels` of each token's latent values [B, L, D], flattened and normalised
+    to unit mean square: the real values the sender transmits [B, L * channels]."""
+    return normalise(latent[..., :channels].flatten(1))
+
+
+def receive_latent(values: torch.Tensor, tokens: int, latent_channels: int) -> torch.Tensor:
+    """Received real values [B, L * C] -> the decoder's latent [B, L, D], zeros where unsent."""
+    kept = values.view(len(values), tokens, -1)
+    return torch.nn.functional.pad(kept, (0, latent_channels - kept.shape[-1]))

@@ -1,0 +1,319 @@
+"""Training of TarGSC's link: `gscsim train targsc --config FILE [--out DIR]`.
+
+Three stages, each with its own folder under the run folder (last.pt for resume, log.csv,
+loss.png); a finished stage is kept on a rerun:
+1. `unet`: the depth U-Net, RGB -> log-depth features, L1 loss against the scenes' true depth;
+2. `codec`: the depth codec over AWGN with the U-Net frozen. Each sample draws its SNR from
+   codec.snr_db and each batch the kept channels C from 1..D; L1 loss between the restored and
+   the true log depth (the units SCVAR's depth encoder reads);
+3. `text`: the Text2Para decoder, on the clean parameters of the frozen Text2Para of the SCVAR
+   checkpoint plus channel noise at SNRs drawn from text.snr_db; MSE loss.
+SCVAR and its Text2Para stay frozen: they were trained together (gscsim train scvar), and
+fine-tuning the generator on noisy conditions costs 1.5 s a step on 2 cores, beyond a stage's
+90 minutes for a useful number of steps. The codec is trained to deliver the depth SCVAR was
+trained on instead. The final `model.pt` bundles the U-Net, the codec and the text decoder and
+names its SCVAR checkpoint; `model.md` is its card, with test-split figures.
+"""
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+from tqdm import tqdm
+
+from gscsim.conventions import symbol_budget
+from gscsim.nn.vqvae import parameter_count
+from gscsim.results import write_atomic
+from gscsim.scenes.shards import cached_split
+from gscsim.scvar.model import depth_features
+from gscsim.training import (LoopConfig, RunState, load_config, save_atomic, shipped_config,
+                             warmup_cosine)
+
+from .codec import (CodecConfig, DepthCodec, TextDecoder, add_noise, channels_for_budget,
+                    receive_latent, send_latent)
+from .depth import DepthUNet, abs_rel, to_metres
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+TARGSC_FORMAT = "gscsim-targsc-1"
+TEXT_SYMBOLS = 3                       # 6 text parameters as 3 complex symbols
+REPORT_SNRS = (-13.0, -5.0, 1.0, 10.0)
+REPORT_CBR = 1 / 48
+
+
+class UNetStage(LoopConfig):
+    steps: int = Field(1500, ge=1)
+    batch: int = Field(32, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    warmup: int = Field(100, ge=0)
+
+
+class CodecStage(LoopConfig):
+    steps: int = Field(3000, ge=1)
+    batch: int = Field(32, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    warmup: int = Field(100, ge=0)
+    snr_db: tuple[float, float] = Field((-15.0, 15.0), description="training SNR range (dB)")
+
+
+class TextStage(LoopConfig):
+    steps: int = Field(2000, ge=1)
+    batch: int = Field(256, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    warmup: int = Field(100, ge=0)
+    bf16: bool = False
+    snr_db: tuple[float, float] = Field((-15.0, 15.0), description="training SNR range (dB)")
+    captions: int = Field(8000, ge=1, description="train-split captions embedded")
+
+
+class TarGSCTrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scvar: str = Field(description="the frozen SCVAR (with its Text2Para): zoo name or path")
+    count: int = Field(30000, ge=1, description="train-split scenes")
+    val_count: int = Field(256, ge=1, description="val-split scenes for validation")
+    test_count: int = Field(300, ge=0, description="test-split scenes scored for the card")
+    unet: UNetStage = Field(default_factory=UNetStage)
+    codec: CodecStage = Field(default_factory=CodecStage)
+    text: TextStage = Field(default_factory=TextStage)
+
+
+class TarGSCRunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: CodecConfig = Field(default_factory=CodecConfig)
+    train: TarGSCTrainConfig
+
+
+class Scenes:
+    """One split's images uint8 [N, 3, S, S], depth float16 [N, 1, S, S] (m) and captions."""
+
+    def __init__(self, split: str, count: int, size: int, progress: bool):
+        arrays = cached_split(split, count, size, progress)
+        self.images = torch.from_numpy(arrays["images"]).permute(0, 3, 1, 2).contiguous()
+        self.depth = torch.from_numpy(arrays["depth"]).unsqueeze(1)
+        self.captions = [str(c) for c in arrays["captions"]]
+
+    def batch(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images float [B, 3, S, S] in [0, 1], depth float [B, 1, S, S] in m)."""
+        return self.images[rows].float() / 255, self.depth[rows].float()
+
+
+def uniform(low_high: tuple[float, float], n: int, generator: torch.Generator) -> torch.Tensor:
+    low, high = low_high
+    return low + (high - low) * torch.rand(n, generator=generator)
+
+
+def depth_over_link(unet: DepthUNet, codec: DepthCodec, images: torch.Tensor,
+                    snr_db: torch.Tensor, channels: int, generator: torch.Generator | None
+                    ) -> torch.Tensor:
+    """Images -> U-Net -> codec over AWGN keeping `channels` -> restored log-depth features."""
+    with torch.no_grad():
+        features = unet(images)
+    sent = send_latent(codec.encode(features, snr_db), channels)
+    received = add_noise(sent, snr_db, generator)
+    return codec.decode(receive_latent(received, codec.cfg.tokens, codec.cfg.latent_channels),
+                        snr_db)
+
+
+def report_channels(cfg: CodecConfig) -> int:
+    """Kept channels at the card's CBR (1/48) after the 3 text symbols."""
+    budget = symbol_budget(REPORT_CBR, (3, cfg.image_size, cfg.image_size)) - TEXT_SYMBOLS
+    return channels_for_budget(budget, cfg.tokens, cfg.latent_channels)
+
+
+@torch.no_grad()
+def depth_errors(unet: DepthUNet, codec: DepthCodec | None, data: Scenes, count: int
+                 ) -> dict[str, float]:
+    """AbsRel of the U-Net on `count` scenes, and with a codec, of the depth restored after
+    AWGN at REPORT_SNRS (CBR 1/48, fixed noise seed)."""
+    unet.eval()
+    rows = torch.arange(min(count, len(data.images)))
+    images, depth = data.batch(rows)
+    out = {"abs_rel_unet": float(abs_rel(unet.metres(images), depth).mean())}
+    if codec is not None:
+        codec.eval()
+        channels = report_channels(codec.cfg)
+        for snr in REPORT_SNRS:
+            g = torch.Generator().manual_seed(0)
+            restored = depth_over_link(unet, codec, images, torch.full((len(rows),), snr),
+                                       channels, g)
+            out[f"abs_rel_link_{snr:g}dB"] = float(abs_rel(to_metres(restored), depth).mean())
+    return out
+
+
+@torch.no_grad()
+def text_errors(decoder: TextDecoder, params: torch.Tensor) -> dict[str, float]:
+    """Mean squared parameter error received (raw) and denoised at REPORT_SNRS."""
+    decoder.eval()
+    out = {}
+    for snr in REPORT_SNRS:
+        snr_b = torch.full((len(params),), snr)
+        noisy = add_noise(params, snr_b, torch.Generator().manual_seed(0))
+        out[f"mse_raw_{snr:g}dB"] = float(F.mse_loss(noisy, params))
+        out[f"mse_decoded_{snr:g}dB"] = float(F.mse_loss(decoder(noisy, snr_b), params))
+    return out
+
+
+def run_stage(name: str, stage: LoopConfig, cfg: TarGSCRunConfig, run_dir: Path,
+              modules: dict[str, nn.Module], trained: nn.Module,
+              loss_of: Callable[[torch.Generator, int], torch.Tensor],
+              validate: Callable[[], dict[str, float]], config_path: Path, restart: bool,
+              progress: bool) -> float:
+    """Train `trained` (part of `modules`, all saved in the stage's last.pt) for stage.steps
+    steps of loss_of(generator, batch); resumes, logs and validates. Returns the wall time (s)."""
+    stage_dir = run_dir / name
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(stage.seed)
+    opt = torch.optim.AdamW(trained.parameters(), lr=stage.lr, weight_decay=stage.weight_decay)
+    run = RunState(stage_dir, cfg, stage.steps, modules, opt)
+    run.restore(restart)
+    device_type = torch.device(stage.device).type
+    bar = tqdm(total=stage.steps, initial=run.step, desc=f"targsc {name}", unit="step",
+               disable=not progress)
+    started = time.perf_counter() - run.elapsed
+    while run.step < stage.steps:
+        trained.train()
+        g = torch.Generator().manual_seed(stage.seed * 1_000_003 + run.step)
+        for group in opt.param_groups:
+            group["lr"] = stage.lr * warmup_cosine(run.step, stage.steps, stage.warmup)
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=stage.bf16):
+            loss = loss_of(g, stage.batch)
+        run.update(loss.float(), 1.0, config_path)
+        run.elapsed = time.perf_counter() - started
+        bar.update(1)
+        if run.step % stage.log_every == 0 or run.step == stage.steps:
+            run.log.add(step=run.step, loss=loss.item(), lr=opt.param_groups[0]["lr"],
+                        elapsed_s=run.elapsed)
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        if run.step % stage.eval_every == 0 or run.step == stage.steps:
+            run.log.add(step=run.step, **{f"val_{k}": v for k, v in validate().items()})
+        if run.step % stage.checkpoint_every == 0 or run.step == stage.steps:
+            run.save()
+    bar.close()
+    return run.elapsed
+
+
+def train(config: str | Path, out: str | Path, steps: int | None = None, data: str | None = None,
+          restart: bool = False, progress: bool = True) -> Path:
+    """Run (or resume) the three stages; returns the path of the final model.pt. `steps`
+    overrides every stage's step count."""
+    from gscsim.scvar.zoo import load_scvar
+    from gscsim.text import embed
+
+    if data is not None:
+        raise ValueError("gscsim train targsc trains on the scene set; --data does not apply")
+    path = shipped_config(config, CONFIG_DIR)
+    cfg: TarGSCRunConfig = load_config(path, TarGSCRunConfig)
+    tc, mc = cfg.train, cfg.model
+    if steps is not None:
+        tc = tc.model_copy(update={s: getattr(tc, s).model_copy(update={"steps": steps})
+                                   for s in ("unet", "codec", "text")})
+        cfg = cfg.model_copy(update={"train": tc})
+    run_dir = Path(out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    scvar, text2para, _, _ = load_scvar(tc.scvar)
+    if scvar.scfg.image_size != mc.image_size or scvar.scfg.text_params != mc.text_params:
+        raise ValueError(f"{path}: model.image_size / text_params must match the SCVAR "
+                         f"{tc.scvar} ({scvar.scfg.image_size}, {scvar.scfg.text_params})")
+    train_set = Scenes("train", tc.count, mc.image_size, progress)
+    val_set = Scenes("val", tc.val_count, mc.image_size, progress)
+    torch.manual_seed(tc.unet.seed)
+    unet, codec = DepthUNet(mc.unet_widths), DepthCodec(mc)
+    decoder = TextDecoder(mc.text_params, mc.text_hidden)
+    wall = {}
+
+    def unet_loss(g: torch.Generator, batch: int) -> torch.Tensor:
+        images, depth = train_set.batch(torch.randint(len(train_set.images), (batch,),
+                                                      generator=g))
+        return F.l1_loss(unet(images).float(), depth_features(depth))
+
+    wall["unet"] = run_stage("unet", tc.unet, cfg, run_dir, {"unet": unet}, unet, unet_loss,
+                             lambda: depth_errors(unet, None, val_set, tc.val_count), path,
+                             restart, progress)
+    unet.eval().requires_grad_(False)
+
+    def codec_loss(g: torch.Generator, batch: int) -> torch.Tensor:
+        images, depth = train_set.batch(torch.randint(len(train_set.images), (batch,),
+                                                      generator=g))
+        channels = int(torch.randint(1, mc.latent_channels + 1, (1,), generator=g))
+        restored = depth_over_link(unet, codec, images, uniform(tc.codec.snr_db, batch, g),
+                                   channels, g)
+        return F.l1_loss(restored.float(), depth_features(depth))
+
+    wall["codec"] = run_stage("codec", tc.codec, cfg, run_dir, {"unet": unet, "codec": codec},
+                              codec, codec_loss,
+                              lambda: depth_errors(unet, codec, val_set, tc.val_count), path,
+                              restart, progress)
+    with torch.no_grad():
+        train_params = text2para(embed(train_set.captions[:tc.text.captions]))
+        val_params = text2para(embed(val_set.captions))
+
+    def text_loss(g: torch.Generator, batch: int) -> torch.Tensor:
+        clean = train_params[torch.randint(len(train_params), (batch,), generator=g)]
+        snr = uniform(tc.text.snr_db, batch, g)
+        return F.mse_loss(decoder(add_noise(clean, snr, g), snr), clean)
+
+    wall["text"] = run_stage("text", tc.text, cfg, run_dir, {"text_decoder": decoder}, decoder,
+                             text_loss, lambda: text_errors(decoder, val_params), path, restart,
+                             progress)
+    test = {}
+    if tc.test_count:
+        test_set = Scenes("test", tc.test_count, mc.image_size, progress)
+        test = depth_errors(unet, codec, test_set, tc.test_count)
+        with torch.no_grad():
+            test.update(text_errors(decoder, text2para(embed(test_set.captions))))
+    meta = {"command": " ".join(["gscsim train targsc --config", str(config), "--out", str(out)]
+                                + ([f"--steps {steps}"] if steps else [])),
+            "wall_s": {k: round(v, 1) for k, v in wall.items()},
+            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+            "train": tc.model_dump(mode="json"), "test": test}
+    final = run_dir / "model.pt"
+    save_atomic({"format": TARGSC_FORMAT, "config": mc.model_dump(mode="json"),
+                 "scvar": tc.scvar, "unet": unet.state_dict(), "codec": codec.state_dict(),
+                 "text_decoder": decoder.state_dict(), "meta": meta}, final)
+    write_card(final.with_suffix(".md"), run_dir.name, mc, (unet, codec, decoder), meta)
+    return final
+
+
+def write_card(path: Path, title: str, mc: CodecConfig, parts: tuple[nn.Module, ...],
+               meta: dict) -> None:
+    unet, codec, decoder = parts
+    t, wall = meta["train"], meta["wall_s"]
+    stage = {s: t[s] for s in ("unet", "codec", "text")}
+    lines = [
+        f"# {title}", "",
+        f"TarGSC's link for the SCVAR checkpoint `{t['scvar']}` (generator and Text2Para "
+        f"frozen): depth U-Net {list(mc.unet_widths)} ({parameter_count(unet):,} parameters), "
+        f"depth codec ({parameter_count(codec):,}: separable conv encoder "
+        f"{list(mc.encoder_widths)}, {mc.swin_depth} Swin blocks each side on the "
+        f"{mc.token_side}x{mc.token_side} token map, SNR ModNets, D = {mc.latent_channels} "
+        f"channels per token, decoder {list(mc.decoder_widths)}), Text2Para decoder "
+        f"{list(mc.text_hidden)} ({parameter_count(decoder):,}).", "",
+        f"- command: `{meta['command']}`",
+        f"- data: scenes train split 0..{t['count'] - 1} ({mc.image_size}x{mc.image_size}); "
+        f"text stage: the first {stage['text']['captions']} train captions through "
+        f"all-MiniLM-L6-v2 and the frozen Text2Para; validation on val split "
+        f"0..{t['val_count'] - 1}",
+        f"- machine: {meta['machine']}"]
+    for name in ("unet", "codec", "text"):
+        s = stage[name]
+        extra = f", SNR {s['snr_db']} dB" if "snr_db" in s else ""
+        lines.append(f"- stage {name}: {s['steps']} steps x {s['batch']}, AdamW lr {s['lr']} "
+                     f"({s['warmup']} warm-up, cosine), seed {s['seed']}, bf16 {s['bf16']}"
+                     f"{extra}; {wall[name]:.0f} s here")
+    test = meta["test"]
+    if test:
+        lines += ["", f"Test split 0..{t['test_count'] - 1}, AWGN, CBR 1/48 "
+                      f"({report_channels(mc)} channels per token after the 3 text symbols):",
+                  "", f"- U-Net depth AbsRel (clean images): {test['abs_rel_unet']:.4f}", "",
+                  "| SNR (dB) | depth AbsRel after the link | text MSE received | "
+                  "text MSE decoded |", "|---|---|---|---|"]
+        for snr in REPORT_SNRS:
+            lines.append(f"| {snr:g} | {test[f'abs_rel_link_{snr:g}dB']:.4f} | "
+                         f"{test[f'mse_raw_{snr:g}dB']:.3f} | "
+                         f"{test[f'mse_decoded_{snr:g}dB']:.3f} |")
+    write_atomic(path, "\n".join(lines + [""]))

@@ -1,0 +1,154 @@
+"""The `targsc` and `targsc-notext` transceivers: TarGSC on a gscsim link.
+
+Sender: the frozen depth U-Net estimates the depth map from the image; the depth codec encodes
+it and keeps C latent channels per token, sent on the `image` stream; Text2Para maps the
+caption's 384-d embedding to 6 parameters, sent as 3 complex symbols on the `text` stream. Both
+streams count in the CBR: C is the largest number whose symbols fit the budget beside the text
+stream (at most the codec's D; a larger budget goes unused). The receiver derives C the same
+way, so nothing travels as side information. Receiver: the codec restores the depth map, the
+Text2Para decoder denoises the parameters, and SCVAR generates the image from both.
+`targsc-notext` sends no text stream (its budget goes to depth) and generates with SCVAR's
+learned null text: the paper's ablation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from gscsim.nn.vqvae import VQVAE
+from gscsim.plugins import Batch, LinkContext, Received, Transceiver
+from gscsim.scvar.evaluate import Sampling
+from gscsim.scvar.model import SCVAR, Text2Para
+from gscsim.scvar.zoo import load_scvar
+from gscsim.text import embed
+from gscsim.training import ZOO, zoo_checkpoint
+
+from .codec import (CodecConfig, DepthCodec, TextDecoder, from_symbols, receive_latent,
+                    send_latent, to_symbols)
+from .depth import DepthUNet, to_metres
+from .train import TARGSC_FORMAT, TEXT_SYMBOLS
+
+IMAGE_STREAM, TEXT_STREAM = "image", "text"
+
+
+@dataclass(frozen=True)
+class TarGSCModels:
+    """Everything TarGSC runs, in eval mode: the link's parts and the frozen generator."""
+
+    config: CodecConfig
+    unet: DepthUNet
+    codec: DepthCodec
+    text_decoder: TextDecoder
+    scvar: SCVAR
+    text2para: Text2Para
+    vae: VQVAE
+    sampling: Sampling
+
+
+def checkpoint_path(name_or_path: str) -> Path:
+    """A zoo checkpoint name (e.g. targsc-scenes64) or a file path -> existing path."""
+    return zoo_checkpoint(name_or_path, "targsc.checkpoint", "targsc",
+                          "Train one with `gscsim train targsc --config targsc-scenes64` and "
+                          "pass the path of its model.pt")
+
+
+@lru_cache(maxsize=2)
+def load_models(name_or_path: str, device: str = "cpu") -> TarGSCModels:
+    """A TarGSC bundle (gscsim train targsc) and the SCVAR checkpoint it names."""
+    path = checkpoint_path(name_or_path)
+    obj = torch.load(path, map_location=device, weights_only=True)
+    if not (isinstance(obj, dict) and obj.get("format") == TARGSC_FORMAT):
+        raise ValueError(f"targsc.checkpoint: {path} is not a gscsim TarGSC checkpoint (format "
+                         f"{TARGSC_FORMAT}); train one with `gscsim train targsc`")
+    cfg = CodecConfig(**obj["config"])
+    unet, codec = DepthUNet(cfg.unet_widths), DepthCodec(cfg)
+    decoder = TextDecoder(cfg.text_params, cfg.text_hidden)
+    for module, key in ((unet, "unet"), (codec, "codec"), (decoder, "text_decoder")):
+        module.load_state_dict(obj[key], strict=True)
+        module.to(device).eval()
+    scvar_ref = obj["scvar"]
+    if not (ZOO / f"{scvar_ref}.pt").is_file() and not Path(scvar_ref).is_absolute():
+        scvar_ref = str(path.parent / scvar_ref)          # a run folder's relative reference
+    scvar, text2para, vae, sampling = load_scvar(scvar_ref, device)
+    return TarGSCModels(cfg, unet, codec, decoder, scvar, text2para, vae, sampling)
+
+
+class TarGSCOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint: str = Field("targsc-scenes64", description="zoo name or path of a TarGSC bundle")
+    cfg_scale: float | None = Field(None, ge=0, description="SCVAR guidance; None: the "
+                                                             "SCVAR checkpoint's own")
+    top_k: int | None = Field(None, ge=0, description="SCVAR top-k (1 greedy); None: its own")
+    device: str = "cpu"
+
+
+class TarGSC(Transceiver):
+    """TarGSC: depth map over a SwinJSCC feature codec, 6 text parameters, SCVAR generation."""
+
+    Options = TarGSCOptions
+    sends_text = True
+
+    @property
+    def models(self) -> TarGSCModels:
+        return load_models(self.options.checkpoint, self.options.device)
+
+    def channels(self, ctx: LinkContext) -> int:
+        """Kept latent channels per token C: the most whose stream fits beside the text."""
+        cfg = self.models.config
+        text = [TEXT_SYMBOLS] if self.sends_text else []
+        c = cfg.latent_channels
+        while c > 0 and not ctx.fits([-(-cfg.tokens * c // 2)] + text):
+            c -= 1
+        if c < 1:
+            _, h, w = ctx.image_shape
+            raise ValueError(f"targsc: CBR {ctx.cbr:.4g} at {h}x{w} leaves no room for one "
+                             f"latent channel ({cfg.tokens // 2} symbols) beside the text stream")
+        return c
+
+    def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
+        m, device = self.models, torch.device(self.options.device)
+        side = m.config.image_size
+        if tuple(ctx.image_shape[1:]) != (side, side):
+            raise ValueError(f"targsc: images of {ctx.image_shape[1]}x{ctx.image_shape[2]}; "
+                             f"checkpoint {self.options.checkpoint} works at {side}x{side} "
+                             f"(set the dataset's size option to {side})")
+        snr = torch.full((len(batch),), ctx.snr_for(IMAGE_STREAM), device=device)
+        with torch.no_grad():
+            latent = m.codec.encode(m.unet(batch.images.to(device)), snr)
+            streams = {IMAGE_STREAM: to_symbols(send_latent(latent, self.channels(ctx)))}
+            if self.sends_text:
+                params = m.text2para(embed(batch.captions, str(device)))
+                streams[TEXT_STREAM] = to_symbols(params)
+        return {name: s.cpu() for name, s in streams.items()}
+
+    def decode(self, received: dict[str, Received], ctx: LinkContext) -> torch.Tensor:
+        m, device = self.models, torch.device(self.options.device)
+        cfg = m.config
+        rx = received[IMAGE_STREAM]
+        values = from_symbols((rx.symbols / rx.gain).to(device))
+        values = values[:, : cfg.tokens * self.channels(ctx)]
+        params = None
+        with torch.no_grad():
+            features = m.codec.decode(receive_latent(values, cfg.tokens, cfg.latent_channels),
+                                      rx.snr_db().to(device))
+            if self.sends_text:
+                t = received[TEXT_STREAM]
+                params = m.text_decoder(from_symbols((t.symbols / t.gain).to(device)),
+                                        t.snr_db().to(device))
+            s = m.sampling
+            cfg_scale = s.cfg_scale if self.options.cfg_scale is None else self.options.cfg_scale
+            top_k = s.top_k if self.options.top_k is None else self.options.top_k
+            images, _ = m.scvar.sample(m.vae, params, to_metres(features), cfg_scale, top_k,
+                                       s.top_p, s.temperature, ctx.generator)
+        return images.float().clamp(0, 1).cpu()
+
+
+class TarGSCNoText(TarGSC):
+    """TarGSC without the text parameters (the ablation): depth only, SCVAR's null text."""
+
+    sends_text = False
