@@ -85,6 +85,9 @@ class SweepSpec(_Strict):
         description="stream name -> its own SNR values (others follow snr_db)")
     users: list[int] | None = Field(
         None, min_length=1, description="replicas of every link (timed scenarios): the load axis")
+    cross_at: CrossPoint | None = Field(
+        None, description="instead of the SNR x CBR grid: every snr_db at cross_at.cbr, and "
+                          "every cbr at cross_at.snr_db (the two classic curves)")
 
     @field_validator("users")
     @classmethod
@@ -92,10 +95,6 @@ class SweepSpec(_Strict):
         if values is not None and any(v < 1 for v in values):
             raise ValueError("users values must be at least 1")
         return values
-
-    cross_at: CrossPoint | None = Field(
-        None, description="instead of the SNR x CBR grid: every snr_db at cross_at.cbr, and "
-                          "every cbr at cross_at.snr_db (the two classic curves)")
 
     @field_validator("cbr", mode="before")
     @classmethod
