@@ -84,13 +84,10 @@ class ImageSource:
 
     @staticmethod
     def _scenes(cfg: DataConfig, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        from .scenes.shards import cached_split
+        from .scenes.shards import SceneSplit
 
-        def rendered(split: str, count: int) -> torch.Tensor:
-            images = cached_split(split, count, cfg.crop, progress)["images"]
-            return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
-
-        return rendered("train", cfg.count), rendered("val", cfg.val_count)
+        return (SceneSplit("train", cfg.count, cfg.crop, progress).images,
+                SceneSplit("val", cfg.val_count, cfg.crop, progress).images)
 
     def batch(self, size: int, generator: torch.Generator) -> torch.Tensor:
         """A random training batch, float [size, 3, crop, crop] in [0, 1]."""
@@ -206,6 +203,14 @@ def zoo_checkpoint(name_or_path: str, field: str, family: str, remedy: str) -> P
     names = sorted(p.stem for p in ZOO.glob(f"{family}-*.pt"))
     raise FileNotFoundError(f"{field}: '{name_or_path}' is neither a zoo checkpoint ({names}) "
                             f"nor a file. {remedy}")
+
+
+def referenced_checkpoint(reference: str, bundle: Path) -> str:
+    """A checkpoint named inside another file (`bundle`): a zoo name or an absolute path as it
+    is, anything else as a path relative to the bundle's folder (a run folder's reference)."""
+    if (ZOO / f"{reference}.pt").is_file() or Path(reference).is_absolute():
+        return reference
+    return str(bundle.parent / reference)
 
 
 def shipped_config(name_or_path: str | Path, config_dir: Path) -> Path:

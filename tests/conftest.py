@@ -31,3 +31,18 @@ def gscsim_cache(tmp_path_factory):
     path = tmp_path_factory.mktemp("gscsim-cache")
     os.environ["GSCSIM_CACHE"] = str(path)
     return path
+
+
+def interrupt_on_call(function, n: int):
+    """`function` wrapped so that its n-th call raises KeyboardInterrupt (a run stopped
+    mid-way, for resume tests)."""
+    calls = 0
+
+    def wrapper(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == n:
+            raise KeyboardInterrupt
+        return function(*args, **kwargs)
+
+    return wrapper

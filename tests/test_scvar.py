@@ -7,7 +7,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import SHARED
+from conftest import SHARED, interrupt_on_call
 from gscsim.nn.var import VAR, VARConfig, sample_tokens
 from gscsim.nn.vqvae import VQVAE, VQVAEConfig, token_count
 from gscsim.scvar.model import SCVAR, SCVARConfig, Text2Para
@@ -194,16 +194,8 @@ def test_training_commands_learn_resume_and_write_cards(tmp_path, monkeypatch):
     model, text2para, vae, sampling = load_scvar(str(final))
     assert sampling.top_k == 1 and vae.cfg.vocab == 64 and text2para(torch.zeros(1, 384)).shape \
         == (1, 6)
-    calls, original = {"n": 0}, train_scvar.token_loss
-
-    def failing_loss(*args):
-        calls["n"] += 1
-        if calls["n"] == 16:
-            raise KeyboardInterrupt
-        return original(*args)
-
     with monkeypatch.context() as patch:
-        patch.setattr(train_scvar, "token_loss", failing_loss)
+        patch.setattr(train_scvar, "token_loss", interrupt_on_call(train_scvar.token_loss, 16))
         with pytest.raises(KeyboardInterrupt):
             train_scvar.train(tmp_path / "sc.yaml", tmp_path / "parts", progress=False)
     assert torch.load(tmp_path / "parts" / "last.pt", weights_only=False)["step"] == 10

@@ -6,7 +6,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import SHARED
+from conftest import SHARED, interrupt_on_call
 from gscsim.baselines.swinjscc.model import (ModelConfig, SwinJSCC, cbr_of, channels_for)
 from gscsim.baselines.swinjscc.train import SwinJSCCConfig, config_path, train
 from gscsim.baselines.swinjscc.transceiver import SwinJSCCLink, load_model, size_multiple
@@ -147,17 +147,8 @@ def test_training_lowers_the_loss_and_resumes_exactly(tmp_path, monkeypatch):
     assert (tmp_path / "full" / "loss.png").stat().st_size > 0
     assert "validation PSNR" in (tmp_path / "full" / "model.md").read_text()
     # interrupt at step 15 (last checkpoint: step 10), rerun: same weights as without the stop
-    calls = {"n": 0}
-    original = ImageSource.batch
-
-    def failing_batch(self, size, generator):
-        calls["n"] += 1
-        if calls["n"] == 16:
-            raise KeyboardInterrupt
-        return original(self, size, generator)
-
     with monkeypatch.context() as patch:
-        patch.setattr(ImageSource, "batch", failing_batch)
+        patch.setattr(ImageSource, "batch", interrupt_on_call(ImageSource.batch, 16))
         with pytest.raises(KeyboardInterrupt):
             train(config, tmp_path / "parts", progress=False)
     assert torch.load(tmp_path / "parts" / "last.pt", weights_only=False)["step"] == 10

@@ -8,13 +8,14 @@ import pytest
 import torch
 import yaml
 
+from conftest import interrupt_on_call
 from gscsim.plugins import Batch, LinkContext, Received
+from gscsim.scvar.model import depth_features
 from gscsim.targsc import train as targsc_train
 from gscsim.targsc.codec import (CodecConfig, DepthCodec, TextDecoder, add_noise, from_symbols,
                                  to_symbols)
 from gscsim.targsc.depth import DepthUNet, abs_rel, to_metres
 from gscsim.targsc.transceiver import TarGSC, TarGSCNoText
-from gscsim.scvar.model import depth_features
 
 TINY = {"image_size": 64, "swin_depth": 1, "latent_channels": 8, "modnet_hidden": 16,
         "unet_widths": [8, 16, 32, 64]}
@@ -109,16 +110,9 @@ def test_training_stages_learn_and_write_the_card(tiny_bundle):
 def test_an_interrupted_codec_stage_resumes_to_the_same_weights(tiny_bundle, tmp_path,
                                                                 monkeypatch):
     config = write_config(tmp_path, 30)
-    calls, original = {"n": 0}, targsc_train.depth_over_link
-
-    def failing(*args):
-        calls["n"] += 1
-        if calls["n"] == 16:
-            raise KeyboardInterrupt
-        return original(*args)
-
     with monkeypatch.context() as patch:
-        patch.setattr(targsc_train, "depth_over_link", failing)
+        patch.setattr(targsc_train, "depth_over_link",
+                      interrupt_on_call(targsc_train.depth_over_link, 16))
         with pytest.raises(KeyboardInterrupt):
             targsc_train.train(config, tmp_path / "parts", progress=False)
     assert torch.load(tmp_path / "parts" / "codec" / "last.pt", weights_only=False)["step"] == 10
@@ -177,11 +171,11 @@ def test_transceiver_streams_fit_the_budget_and_decode(tiny_bundle):
 
 def test_shipped_depth_unet_meets_the_abs_rel_aim():
     """The zoo U-Net on 32 clean test scenes: AbsRel <= 0.05 (the card: 0.019 on 300)."""
+    from gscsim.scenes.shards import SceneSplit
     from gscsim.targsc.transceiver import load_models
-    from gscsim.targsc.train import Scenes
 
     models = load_models("targsc-scenes64")
-    data = Scenes("test", 32, 64, progress=False)
+    data = SceneSplit("test", 32, 64, progress=False)
     images, depth = data.batch(torch.arange(32))
     with torch.no_grad():
         assert abs_rel(models.unet.metres(images), depth).mean() <= 0.05

@@ -1,4 +1,5 @@
-"""`gscsim scenes write`: render a split to one .npz shard for fast training.
+"""`gscsim scenes write`: render a split to one .npz shard for fast training; `cached_split`
+and `SceneSplit` read one from the gscsim cache.
 
 Arrays: images uint8 [N, H, W, 3], depth float16 [N, H, W] (m, sky at 30), masks uint8
 [N, H, W], captions (str), and the scene graphs as JSON strings.
@@ -10,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from .dataset import FAR_DEPTH_M, scene_at
@@ -49,3 +51,18 @@ def cached_split(split: str, count: int, size: int, progress: bool = True) -> di
         write_shard(path, split, count, size, progress=progress)
     with np.load(path) as shard:
         return {key: shard[key] for key in shard.files}
+
+
+class SceneSplit:
+    """Scenes 0..count-1 of a split as tensors (from `cached_split`): images uint8
+    [N, 3, S, S], depth float16 [N, 1, S, S] (m) and captions."""
+
+    def __init__(self, split: str, count: int, size: int, progress: bool = True):
+        arrays = cached_split(split, count, size, progress)
+        self.images = torch.from_numpy(arrays["images"]).permute(0, 3, 1, 2).contiguous()
+        self.depth = torch.from_numpy(arrays["depth"]).unsqueeze(1)
+        self.captions = [str(c) for c in arrays["captions"]]
+
+    def batch(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images float [B, 3, S, S] in [0, 1], depth float [B, 1, S, S] in m) of these rows."""
+        return self.images[rows].float() / 255, self.depth[rows].float()

@@ -8,22 +8,19 @@ from pathlib import Path
 import torch
 
 from gscsim.nn.vqvae import VQVAE
-from gscsim.scenes.shards import cached_split
+from gscsim.scenes.shards import SceneSplit
 from gscsim.training import save_atomic
 
 
-class SceneTokens:
-    """One split's depth maps float16 [N, 1, S, S] (m), caption embeddings float16 [N, 384],
-    VQ tokens int16 [N, L] (scales concatenated, coarse to fine) and images uint8 [N, 3, S, S]."""
+class SceneTokens(SceneSplit):
+    """A split's scenes (images, depth, captions: SceneSplit) plus caption embeddings float16
+    [N, 384] and VQ tokens int16 [N, L] (scales concatenated, coarse to fine)."""
 
     def __init__(self, split: str, count: int, vae: VQVAE, cache: Path | None,
                  progress: bool = True):
         from gscsim.text import embed
 
-        arrays = cached_split(split, count, vae.cfg.img_size, progress=progress)
-        self.images = torch.from_numpy(arrays["images"]).permute(0, 3, 1, 2).contiguous()
-        self.depth = torch.from_numpy(arrays["depth"]).unsqueeze(1)
-        self.captions = [str(c) for c in arrays["captions"]]
+        super().__init__(split, count, vae.cfg.img_size, progress)
         fingerprint = float(vae.quantize.embedding.weight.detach().double().sum())  # which VQ-VAE
         if cache is not None and cache.exists():
             stored = torch.load(cache, weights_only=True)

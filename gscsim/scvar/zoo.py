@@ -9,7 +9,7 @@ import torch
 
 from gscsim.nn.var import VAR, VARConfig
 from gscsim.nn.vqvae import VQVAE, VQVAEConfig
-from gscsim.training import ZOO, zoo_checkpoint
+from gscsim.training import referenced_checkpoint, zoo_checkpoint
 
 VQVAE_FORMAT = "gscsim-vqvae-1"
 SCVAR_FORMAT = "gscsim-scvar-1"
@@ -59,7 +59,5 @@ def load_scvar(name_or_path: str, device: str = "cpu"):
     model, text2para = SCVAR(cfg).to(device), Text2Para(params=cfg.text_params).to(device)
     model.load_state_dict(obj["state_dict"], strict=True)
     text2para.load_state_dict(obj["text2para"], strict=True)
-    vae_ref = obj["vqvae"]
-    if not (ZOO / f"{vae_ref}.pt").is_file() and not Path(vae_ref).is_absolute():
-        vae_ref = str(path.parent / vae_ref)            # a run folder's relative reference
-    return model.eval(), text2para.eval(), load_vqvae(vae_ref, device), Sampling(**obj["sampling"])
+    vae = load_vqvae(referenced_checkpoint(obj["vqvae"], path), device)
+    return model.eval(), text2para.eval(), vae, Sampling(**obj["sampling"])

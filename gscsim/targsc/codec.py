@@ -164,11 +164,6 @@ def from_symbols(symbols: torch.Tensor) -> torch.Tensor:
     return math.sqrt(2) * torch.cat([symbols.real, symbols.imag], 1).float()
 
 
-def channels_for_budget(symbols: int, tokens: int, latent_channels: int) -> int:
-    """Latent channels C (real values per token) that `symbols` complex symbols carry."""
-    return min(latent_channels, 2 * symbols // tokens)
-
-
 def send_latent(latent: torch.Tensor, channels: int) -> torch.Tensor:
     """The first `channels` of each token's latent values [B, L, D], flattened and normalised
     to unit mean square: the real values the sender transmits [B, L * channels]."""

@@ -30,13 +30,13 @@ from tqdm import tqdm
 from gscsim.conventions import symbol_budget
 from gscsim.nn.vqvae import parameter_count
 from gscsim.results import write_atomic
-from gscsim.scenes.shards import cached_split
+from gscsim.scenes.shards import SceneSplit
 from gscsim.scvar.model import depth_features
 from gscsim.training import (LoopConfig, RunState, load_config, save_atomic, shipped_config,
                              warmup_cosine)
 
-from .codec import (CodecConfig, DepthCodec, TextDecoder, add_noise, channels_for_budget,
-                    receive_latent, send_latent)
+from .codec import (CodecConfig, DepthCodec, TextDecoder, add_noise, receive_latent,
+                    send_latent)
 from .depth import DepthUNet, abs_rel, to_metres
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -88,20 +88,6 @@ class TarGSCRunConfig(BaseModel):
     train: TarGSCTrainConfig
 
 
-class Scenes:
-    """One split's images uint8 [N, 3, S, S], depth float16 [N, 1, S, S] (m) and captions."""
-
-    def __init__(self, split: str, count: int, size: int, progress: bool):
-        arrays = cached_split(split, count, size, progress)
-        self.images = torch.from_numpy(arrays["images"]).permute(0, 3, 1, 2).contiguous()
-        self.depth = torch.from_numpy(arrays["depth"]).unsqueeze(1)
-        self.captions = [str(c) for c in arrays["captions"]]
-
-    def batch(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(images float [B, 3, S, S] in [0, 1], depth float [B, 1, S, S] in m)."""
-        return self.images[rows].float() / 255, self.depth[rows].float()
-
-
 def uniform(low_high: tuple[float, float], n: int, generator: torch.Generator) -> torch.Tensor:
     low, high = low_high
     return low + (high - low) * torch.rand(n, generator=generator)
@@ -122,11 +108,11 @@ def depth_over_link(unet: DepthUNet, codec: DepthCodec, images: torch.Tensor,
 def report_channels(cfg: CodecConfig) -> int:
     """Kept channels at the card's CBR (1/48) after the 3 text symbols."""
     budget = symbol_budget(REPORT_CBR, (3, cfg.image_size, cfg.image_size)) - TEXT_SYMBOLS
-    return channels_for_budget(budget, cfg.tokens, cfg.latent_channels)
+    return min(cfg.latent_channels, 2 * budget // cfg.tokens)
 
 
 @torch.no_grad()
-def depth_errors(unet: DepthUNet, codec: DepthCodec | None, data: Scenes, count: int
+def depth_errors(unet: DepthUNet, codec: DepthCodec | None, data: SceneSplit, count: int
                  ) -> dict[str, float]:
     """AbsRel of the U-Net on `count` scenes, and with a codec, of the depth restored after
     AWGN at REPORT_SNRS (CBR 1/48, fixed noise seed)."""
@@ -219,8 +205,8 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     if scvar.scfg.image_size != mc.image_size or scvar.scfg.text_params != mc.text_params:
         raise ValueError(f"{path}: model.image_size / text_params must match the SCVAR "
                          f"{tc.scvar} ({scvar.scfg.image_size}, {scvar.scfg.text_params})")
-    train_set = Scenes("train", tc.count, mc.image_size, progress)
-    val_set = Scenes("val", tc.val_count, mc.image_size, progress)
+    train_set = SceneSplit("train", tc.count, mc.image_size, progress)
+    val_set = SceneSplit("val", tc.val_count, mc.image_size, progress)
     torch.manual_seed(tc.unet.seed)
     unet, codec = DepthUNet(mc.unet_widths), DepthCodec(mc)
     decoder = TextDecoder(mc.text_params, mc.text_hidden)
@@ -262,7 +248,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
                              progress)
     test = {}
     if tc.test_count:
-        test_set = Scenes("test", tc.test_count, mc.image_size, progress)
+        test_set = SceneSplit("test", tc.test_count, mc.image_size, progress)
         test = depth_errors(unet, codec, test_set, tc.test_count)
         with torch.no_grad():
             test.update(text_errors(decoder, text2para(embed(test_set.captions))))

@@ -25,7 +25,7 @@ from gscsim.scvar.evaluate import Sampling
 from gscsim.scvar.model import SCVAR, Text2Para
 from gscsim.scvar.zoo import load_scvar
 from gscsim.text import embed
-from gscsim.training import ZOO, zoo_checkpoint
+from gscsim.training import referenced_checkpoint, zoo_checkpoint
 
 from .codec import (CodecConfig, DepthCodec, TextDecoder, from_symbols, receive_latent,
                     send_latent, to_symbols)
@@ -70,10 +70,8 @@ def load_models(name_or_path: str, device: str = "cpu") -> TarGSCModels:
     for module, key in ((unet, "unet"), (codec, "codec"), (decoder, "text_decoder")):
         module.load_state_dict(obj[key], strict=True)
         module.to(device).eval()
-    scvar_ref = obj["scvar"]
-    if not (ZOO / f"{scvar_ref}.pt").is_file() and not Path(scvar_ref).is_absolute():
-        scvar_ref = str(path.parent / scvar_ref)          # a run folder's relative reference
-    scvar, text2para, vae, sampling = load_scvar(scvar_ref, device)
+    scvar, text2para, vae, sampling = load_scvar(referenced_checkpoint(obj["scvar"], path),
+                                                 device)
     return TarGSCModels(cfg, unet, codec, decoder, scvar, text2para, vae, sampling)
 
 
