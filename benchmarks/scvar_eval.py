@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import torch
 
+from gscsim.scenes.attributes import GROUPS
 from gscsim.scvar.data import SceneTokens
 from gscsim.scvar.evaluate import evaluate, generate
 from gscsim.scvar.zoo import load_scvar
@@ -64,11 +65,16 @@ def main() -> None:
     sampling = replace(sampling, **{k: v for k, v in overrides.items() if v is not None})
     data = SceneTokens("test", args.count, vae, None, progress=False)
     print(f"{args.checkpoint}: {args.count} test scenes, sampling {sampling}")
+    scores = evaluate(model, vae, text2para, data, args.count, sampling, fid=not args.no_fid)
     print("| condition | PSNR (dB) | semantic_acc | FID |\n|---|---|---|---|")
-    for name, s in evaluate(model, vae, text2para, data, args.count, sampling,
-                            fid=not args.no_fid).items():
+    for name, s in scores.items():
         fid = f"{s['fid']:.1f}" if "fid" in s else "-"
         print(f"| {name.replace('_', ' ')} | {s['psnr']:.2f} | {s['semantic_acc']:.3f} | {fid} |")
+    print("\nsemantic_acc within each attribute group:\n| condition | "
+          + " | ".join(GROUPS) + " |\n|---|" + "---|" * len(GROUPS))
+    for name, s in scores.items():
+        print(f"| {name.replace('_', ' ')} | "
+              + " | ".join(f"{s[f'semantic_acc.{g}']:.3f}" for g in GROUPS) + " |")
     if args.grid:
         n = 6
         draw_grid(args.grid, data, generate(model, vae, text2para, data, n, sampling, True),

@@ -23,6 +23,10 @@ from .graph import COLOURS, SHAPES, SIZES, Scene
 LABELS = ([f"{c} {s}" for c in COLOURS for s in SHAPES]
           + [f"{z} {s}" for z in SIZES for s in SHAPES]
           + ["top-left", "top-right", "bottom-left", "bottom-right"])
+_COLOUR_SHAPE, _SIZE_SHAPE = len(COLOURS) * len(SHAPES), len(SIZES) * len(SHAPES)
+GROUPS = {"colour-shape": slice(0, _COLOUR_SHAPE),                       # label columns
+          "size-shape": slice(_COLOUR_SHAPE, _COLOUR_SHAPE + _SIZE_SHAPE),
+          "quadrant": slice(_COLOUR_SHAPE + _SIZE_SHAPE, len(LABELS))}
 CHECKPOINT = Path(__file__).resolve().parents[1] / "zoo" / "attributes-scenes64.pt"
 
 
@@ -93,17 +97,26 @@ def recogniser(path: str = str(CHECKPOINT)) -> AttributeNet:
     return net.eval()
 
 
+@torch.no_grad()
+def recognised(images: torch.Tensor) -> torch.Tensor:
+    """The recogniser's multi-hot attributes [B, 44] of 64x64 images float [B, 3, 64, 64]."""
+    if images.shape[-2:] != (64, 64):
+        raise ValueError(f"semantic_acc's recogniser reads 64x64 scenes; got "
+                         f"{tuple(images.shape[-2:])} (use the scenes dataset at size 64)")
+    return (recogniser()(images.float().cpu().clamp(0, 1)) > 0).float()
+
+
+def f1_by_group(reference: torch.Tensor, received: torch.Tensor) -> dict[str, float]:
+    """Mean F1 over frames within each attribute group (GROUPS) of the attributes recognised in
+    received vs reference images [B, 3, 64, 64]: which kind of semantics a link loses."""
+    a, b = recognised(reference), recognised(received)
+    return {name: float(f1(b[:, cols], a[:, cols]).mean()) for name, cols in GROUPS.items()}
+
+
 class SemanticAccuracy(Metric):
     """F1 of the scene attributes recognised in the original and in the received frame."""
 
     higher_is_better: ClassVar[bool] = True
 
-    @torch.no_grad()
     def __call__(self, reference: torch.Tensor, received: torch.Tensor) -> torch.Tensor:
-        if reference.shape[-2:] != (64, 64):
-            raise ValueError(f"semantic_acc's recogniser reads 64x64 scenes; got "
-                             f"{tuple(reference.shape[-2:])} (use the scenes dataset at size 64)")
-        net = recogniser()
-        a = (net(reference.float().cpu()) > 0).float()
-        b = (net(received.float().cpu().clamp(0, 1)) > 0).float()
-        return f1(b, a).double()
+        return f1(recognised(received), recognised(reference)).double()

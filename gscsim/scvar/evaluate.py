@@ -8,7 +8,7 @@ import torch
 
 from gscsim.metrics import PSNR
 from gscsim.nn.vqvae import VQVAE
-from gscsim.scenes.attributes import SemanticAccuracy
+from gscsim.scenes.attributes import SemanticAccuracy, f1_by_group
 
 from .data import SceneTokens
 from .model import SCVAR, Text2Para
@@ -44,9 +44,12 @@ def generate(model: SCVAR, vae: VQVAE, text2para: Text2Para, data: SceneTokens, 
 
 def score(reference: torch.Tensor, generated: torch.Tensor, fid: bool = True
           ) -> dict[str, float]:
-    """Mean PSNR (dB) and semantic_acc of generated vs reference images, and FID (set)."""
+    """Mean PSNR (dB) and semantic_acc of generated vs reference images, semantic_acc within
+    each attribute group (keys `semantic_acc.<group>`), and FID (set)."""
     out = {"psnr": float(PSNR()(reference, generated).mean()),
            "semantic_acc": float(SemanticAccuracy()(reference, generated).mean())}
+    out.update({f"semantic_acc.{name}": value
+                for name, value in f1_by_group(reference, generated).items()})
     if fid:
         from gscsim.fid import frechet_distance, inception_features
 
