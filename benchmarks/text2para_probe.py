@@ -1,0 +1,83 @@
+"""How much of a caption's colour-shape content survives Text2Para's six parameters?
+
+Probes (sklearn: a logistic regression per colour-shape label, and one MLP 128-128 for all 32
+labels) are fitted on train-split scenes and scored on test-split scenes, reading either the
+384-d caption embedding or the six text parameters that SCVAR's Text2Para makes of it. The
+score is the mean per-scene F1 of the predicted colour-shape pairs against the scene graph's
+(the `colour-shape` group of `semantic_acc`, on ground truth instead of the recogniser). A
+probe that reads the pairs from the embedding but not from the parameters locates the loss in
+Text2Para, not in the generator.
+
+    python benchmarks/text2para_probe.py [--checkpoint scvar-scenes64] [--train 4000] [--test 1000]
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+
+from gscsim.scenes.attributes import GROUPS, f1, labels
+from gscsim.scenes.dataset import scene_at
+from gscsim.scvar.zoo import load_scvar
+from gscsim.text import embed
+
+
+def split_features(split: str, count: int, text2para) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Embeddings [N, 384] and text parameters [N, 6] of a split's first `count` captions, and
+    their scenes' colour-shape labels [N, 32]."""
+    scenes = [scene_at(split, i) for i in range(count)]
+    embedding = torch.cat([embed([c for _, c in scenes[i:i + 512]])
+                           for i in range(0, count, 512)])
+    with torch.no_grad():
+        params = text2para(embedding)
+    truth = np.stack([labels(scene)[GROUPS["colour-shape"]] for scene, _ in scenes])
+    return {"caption embedding (384)": embedding.numpy(),
+            "text parameters (6)": params.numpy()}, truth
+
+
+def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -> np.ndarray:
+    """Labels [N, 32] predicted by one logistic regression per label (0 where a label never
+    varies in training)."""
+    predicted = np.zeros((len(test_x), train_y.shape[1]), np.float32)
+    for j in range(train_y.shape[1]):
+        if train_y[:, j].min() != train_y[:, j].max():
+            probe = LogisticRegression(max_iter=2000).fit(train_x, train_y[:, j])
+            predicted[:, j] = probe.predict(test_x)
+    return predicted
+
+
+def mlp_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -> np.ndarray:
+    """Labels [N, 32] predicted by one multi-label MLP (hidden 128-128, seed 0)."""
+    probe = MLPClassifier((128, 128), max_iter=500, random_state=0).fit(train_x, train_y)
+    return probe.predict(test_x).astype(np.float32)
+
+
+def mean_f1(predicted: np.ndarray, truth: np.ndarray) -> float:
+    return float(f1(torch.from_numpy(predicted), torch.from_numpy(truth)).mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default="scvar-scenes64")
+    parser.add_argument("--train", type=int, default=4000)
+    parser.add_argument("--test", type=int, default=1000)
+    args = parser.parse_args()
+    _, text2para, _, _ = load_scvar(args.checkpoint)
+    text2para.eval()
+    train_x, train_y = split_features("train", args.train, text2para)
+    test_x, test_y = split_features("test", args.test, text2para)
+    print(f"{args.checkpoint}: probes fitted on {args.train} train captions, scored on "
+          f"{args.test} test scenes (colour-shape pairs per scene: {test_y.sum(1).mean():.2f})")
+    print("| probe reads | colour-shape F1, linear | colour-shape F1, MLP |\n|---|---|---|")
+    for name in train_x:
+        scores = [mean_f1(probe(train_x[name], train_y, test_x[name]), test_y)
+                  for probe in (linear_probe, mlp_probe)]
+        print(f"| {name} | {scores[0]:.3f} | {scores[1]:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
