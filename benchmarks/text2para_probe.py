@@ -29,8 +29,7 @@ def split_features(split: str, count: int, text2para) -> tuple[dict[str, np.ndar
     """Embeddings [N, 384] and text parameters [N, 6] of a split's first `count` captions, and
     their scenes' colour-shape labels [N, 32]."""
     scenes = [scene_at(split, i) for i in range(count)]
-    embedding = torch.cat([embed([c for _, c in scenes[i:i + 512]])
-                           for i in range(0, count, 512)])
+    embedding = embed([c for _, c in scenes])
     with torch.no_grad():
         params = text2para(embedding)
     truth = np.stack([labels(scene)[GROUPS["colour-shape"]] for scene, _ in scenes])

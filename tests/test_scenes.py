@@ -173,13 +173,14 @@ def test_semantic_acc_falls_monotonically_with_noise(test_scenes_64):
 def test_semantic_acc_by_group_isolates_colour(test_scenes_64):
     """Rotating the colour channels keeps shapes, sizes and positions: only the colour-shape
     group should fall."""
-    from gscsim.scenes.attributes import GROUPS, LABELS, f1_by_group
+    from gscsim.scenes.attributes import GROUPS, LABELS, f1_by_group, recognised
 
     _, images = test_scenes_64
     images = images[:64]
     columns = sorted(i for cols in GROUPS.values() for i in range(len(LABELS))[cols])
     assert columns == list(range(len(LABELS)))                      # the groups partition
-    assert f1_by_group(images, images) == {name: 1.0 for name in GROUPS}
-    recoloured = f1_by_group(images, images[:, [2, 0, 1]])
+    original = recognised(images)
+    assert f1_by_group(original, original) == {name: 1.0 for name in GROUPS}
+    recoloured = f1_by_group(original, recognised(images[:, [2, 0, 1]]))
     assert recoloured["colour-shape"] < 0.5
     assert recoloured["size-shape"] > 0.9 and recoloured["quadrant"] > 0.9

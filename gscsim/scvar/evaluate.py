@@ -8,7 +8,7 @@ import torch
 
 from gscsim.metrics import PSNR
 from gscsim.nn.vqvae import VQVAE
-from gscsim.scenes.attributes import SemanticAccuracy, f1_by_group
+from gscsim.scenes.attributes import f1, f1_by_group, recognised
 
 from .data import SceneTokens
 from .model import SCVAR, Text2Para
@@ -46,10 +46,11 @@ def score(reference: torch.Tensor, generated: torch.Tensor, fid: bool = True
           ) -> dict[str, float]:
     """Mean PSNR (dB) and semantic_acc of generated vs reference images, semantic_acc within
     each attribute group (keys `semantic_acc.<group>`), and FID (set)."""
+    truth, found = recognised(reference), recognised(generated)
     out = {"psnr": float(PSNR()(reference, generated).mean()),
-           "semantic_acc": float(SemanticAccuracy()(reference, generated).mean())}
+           "semantic_acc": float(f1(found, truth).mean())}
     out.update({f"semantic_acc.{name}": value
-                for name, value in f1_by_group(reference, generated).items()})
+                for name, value in f1_by_group(truth, found).items()})
     if fid:
         from gscsim.fid import frechet_distance, inception_features
 
