@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gscsim.nn.attention import attention
+
 MASKED = -100.0     # logit added to attention between tokens of different shifted regions
 
 
@@ -75,8 +77,7 @@ class WindowAttention(nn.Module):
             nw = mask.shape[0]
             bias = bias.unsqueeze(0) + mask.unsqueeze(1)                   # [nW, heads, N, N]
             q, k, v = (t.view(bw // nw, nw, self.num_heads, n, -1) for t in (q, k, v))
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
-        out = out.reshape(bw, self.num_heads, n, -1)
+        out = attention(q, k, v, bias).reshape(bw, self.num_heads, n, -1)
         return self.proj(out.transpose(1, 2).reshape(bw, n, c))
 
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from .attention import attention
 from .vqvae import VQVAE, token_count
 
 
@@ -76,8 +77,7 @@ class SelfAttention(nn.Module):
             if "k" in cache:
                 k, v = torch.cat((cache["k"], k), dim=2), torch.cat((cache["v"], v), dim=2)
             cache["k"], cache["v"] = k, v
-        mask = None if attn_bias is None else attn_bias.to(q.dtype)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)
+        out = attention(q, k, v, attn_bias, self.scale)
         return self.proj(out.transpose(1, 2).reshape(b, n, c))
 
 
@@ -103,7 +103,7 @@ class CrossAttention(nn.Module):
     def forward(self, x: torch.Tensor, kv: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         b, n, c = x.shape
         q = self.q(self.norm(x)).view(b, n, self.heads, self.head_dim).transpose(1, 2)
-        out = F.scaled_dot_product_attention(q, *kv)
+        out = attention(q, *kv)
         return self.proj(out.transpose(1, 2).reshape(b, n, c))
 
 
