@@ -1,6 +1,7 @@
 """SCVAR: official VQ-VAE and VAR layouts, the multi-scale quantiser, VAR generation (KV cache
 against recomputation, teacher forcing against generation), sampling, SCVAR conditions,
 Text2Para, and the two training commands with resume."""
+import csv
 import json
 
 import pytest
@@ -170,8 +171,6 @@ def write_configs(tmp_path):
 
 
 def losses(run_dir):
-    import csv
-
     with open(run_dir / "log.csv") as fh:
         return [float(r["loss"]) for r in csv.DictReader(fh) if r["loss"]]
 
@@ -203,6 +202,28 @@ def test_training_commands_learn_resume_and_write_cards(tmp_path, monkeypatch):
     a = torch.load(final, weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "parts" / "model.pt", weights_only=True)["state_dict"]
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-5) for k in a)
+
+    sc = yaml.safe_load((tmp_path / "sc.yaml").read_text())
+    sc["train"]["text_aux_weight"] = 1.0
+    (tmp_path / "aux.yaml").write_text(yaml.safe_dump(sc))
+    aux = train_scvar.train(tmp_path / "aux.yaml", tmp_path / "aux", progress=False)
+    with open(tmp_path / "aux" / "log.csv") as fh:
+        aux_losses = [float(r["text_aux_loss"]) for r in csv.DictReader(fh) if r["text_aux_loss"]]
+    assert aux_losses[-1] < 0.6 * aux_losses[0]
+    assert "colour_shape_head" in torch.load(tmp_path / "aux" / "last.pt",
+                                             weights_only=False)["modules"]
+    assert "1.0 x the auxiliary colour-shape loss" in aux.with_suffix(".md").read_text()
+
+
+def test_colour_shape_targets_are_the_scene_graph_labels():
+    from gscsim.scenes.attributes import GROUPS, labels
+    from gscsim.scenes.dataset import scene_at
+    from gscsim.scvar.train_scvar import colour_shape_targets
+
+    targets = colour_shape_targets("train", 5)
+    assert targets.shape == (5, 32) and (targets.sum(1) >= 1).all()
+    assert torch.equal(targets[3], torch.from_numpy(
+        labels(scene_at("train", 3)[0])[GROUPS["colour-shape"]]).float())
 
 
 def test_shipped_configs_validate_and_paper_ones_build_the_official_sizes():

@@ -4,9 +4,13 @@ The VQ-VAE (train.vqvae) is frozen. Each step takes a batch of train-split scene
 (teacher forcing), depth maps and caption embeddings; Text2Para maps the embeddings to the 6 text
 parameters; text and depth are each replaced by their learned null with probability text_drop /
 depth_drop; the loss is the cross-entropy over all L tokens. Text2Para is trained jointly, from
-the generator's loss, on clean embeddings (the channel comes with TarGSC). The run folder holds
-`last.pt` (resume), `data-*.pt` (tokens and embeddings), `log.csv`, `loss.png` and at the end
-`model.pt` (float16 weights) with its card `model.md` (generation scored on the test split).
+the generator's loss, on clean embeddings (the channel comes with TarGSC); with
+`text_aux_weight` > 0 an auxiliary loss also asks the parameters, through a small training-only
+head, for the scene's colour-shape pairs (the one attribute the depth map cannot carry).
+
+The run folder holds `last.pt` (resume), `data-*.pt` (tokens and embeddings), `log.csv`,
+`loss.png` and at the end `model.pt` (float16 weights) with its card `model.md` (generation
+scored on the test split).
 """
 from __future__ import annotations
 
@@ -14,13 +18,17 @@ import platform
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
 from tqdm import tqdm
 
 from gscsim.nn.vqvae import parameter_count
 from gscsim.results import write_atomic
+from gscsim.scenes.attributes import GROUPS, labels
+from gscsim.scenes.dataset import scene_at
 from gscsim.training import (LoopConfig, RunState, load_config, save_atomic, shipped_config,
                              warmup_cosine)
 
@@ -30,6 +38,7 @@ from .model import SCVAR, SCVARConfig, Text2Para
 from .zoo import SCVAR_FORMAT, load_vqvae
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+COLOUR_SHAPE_PAIRS = GROUPS["colour-shape"].stop - GROUPS["colour-shape"].start     # 8 x 4
 
 
 class SamplingConfig(BaseModel):
@@ -50,6 +59,9 @@ class SCVARTrainConfig(LoopConfig):
     weight_decay: float = Field(0.05, ge=0)
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     test_count: int = Field(300, ge=0, description="test-split scenes scored for the card")
+    text_aux_weight: float = Field(0.0, ge=0, description=(
+        "weight of the auxiliary loss: binary cross-entropy of the scene's colour-shape pairs "
+        "read from the text parameters by a training-only head; 0: the generator's loss alone"))
 
 
 class SCVARRunConfig(BaseModel):
@@ -71,6 +83,34 @@ def token_loss(model: SCVAR, text2para: Text2Para, vae, data: SceneTokens, rows:
     return F.cross_entropy(logits.float().flatten(0, 1), torch.cat(tokens, 1).flatten())
 
 
+class ColourShapeHead(nn.Module):
+    """Training-only head of the auxiliary loss: text parameters [B, P] -> logits [B, 32] of the
+    colour-shape pairs present in the scene (an MLP P-128-128-32)."""
+
+    def __init__(self, params: int, hidden: int = 128):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(params, hidden), nn.GELU(), nn.Linear(hidden, hidden),
+                                 nn.GELU(), nn.Linear(hidden, COLOUR_SHAPE_PAIRS))
+
+    def forward(self, params: torch.Tensor) -> torch.Tensor:
+        return self.mlp(params)
+
+
+def colour_shape_targets(split: str, count: int) -> torch.Tensor:
+    """float [count, 32]: which colour-shape pairs each of a split's first scenes holds (from
+    the scene graphs, about 0.5 ms a scene)."""
+    group = GROUPS["colour-shape"]
+    return torch.from_numpy(np.stack([labels(scene_at(split, i)[0])[group]
+                                      for i in range(count)])).float()
+
+
+def text_aux_loss(text2para: Text2Para, head: ColourShapeHead, embeddings: torch.Tensor,
+                  targets: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy of the colour-shape pairs read from the text parameters."""
+    return F.binary_cross_entropy_with_logits(head(text2para(embeddings.float())).float(),
+                                              targets)
+
+
 def train(config: str | Path, out: str | Path, steps: int | None = None, data: str | None = None,
           restart: bool = False, progress: bool = True) -> Path:
     """Run (or resume) an SCVAR training; returns the path of the final model.pt."""
@@ -88,15 +128,19 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     torch.manual_seed(tc.seed)
     model, text2para = SCVAR(cfg.model).to(device), Text2Para(params=cfg.model.text_params)
     text2para = text2para.to(device)
-    params = list(model.parameters()) + list(text2para.parameters())
+    modules = {"scvar": model, "text2para": text2para}
+    if tc.text_aux_weight:
+        modules["colour_shape_head"] = ColourShapeHead(cfg.model.text_params).to(device)
+    params = [p for module in modules.values() for p in module.parameters()]
     opt = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.95))
-    run = RunState(run_dir, cfg, tc.steps, {"scvar": model, "text2para": text2para}, opt)
+    run = RunState(run_dir, cfg, tc.steps, modules, opt)
     run.restore(restart)
     prep_started = time.perf_counter()
     train_set = SceneTokens("train", tc.count, vae, run_dir / f"data-train-{tc.count}.pt",
                             progress)
     val_set = SceneTokens("val", tc.val_count, vae, run_dir / f"data-val-{tc.val_count}.pt",
                           progress)
+    targets = colour_shape_targets("train", tc.count).to(device) if tc.text_aux_weight else None
     prep_s = time.perf_counter() - prep_started
     sampling = Sampling(**tc.sampling.model_dump())
     model.train()
@@ -111,12 +155,15 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
             group["lr"] = tc.lr * warmup_cosine(run.step, tc.steps, tc.warmup)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16):
             loss = token_loss(model, text2para, vae, train_set, rows, drop_text, drop_depth)
-        run.update(loss, 2.0, path)
+            aux = None if targets is None else text_aux_loss(
+                text2para, modules["colour_shape_head"], train_set.embeddings[rows], targets[rows])
+        run.update(loss if aux is None else loss + tc.text_aux_weight * aux, 2.0, path)
         run.elapsed = time.perf_counter() - started
         bar.update(1)
         if run.step % tc.log_every == 0 or run.step == tc.steps:
             run.log.add(step=run.step, loss=loss.item(), lr=opt.param_groups[0]["lr"],
-                        alpha=model.alpha.item(), elapsed_s=run.elapsed)
+                        alpha=model.alpha.item(), elapsed_s=run.elapsed,
+                        **({} if aux is None else {"text_aux_loss": aux.item()}))
             bar.set_postfix(loss=f"{loss.item():.3f}")
         if run.step % tc.eval_every == 0 or run.step == tc.steps:
             run.log.add(step=run.step, **validate(model, text2para, vae, val_set, sampling))
@@ -150,15 +197,16 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
 @torch.no_grad()
 def validate(model: SCVAR, text2para: Text2Para, vae, data: SceneTokens, sampling: Sampling,
              generated: int = 48) -> dict[str, float]:
-    """Validation cross-entropy (all scenes, both conditions) and the PSNR and semantic_acc of
-    `generated` scenes generated with text."""
+    """Validation cross-entropy (all scenes, both conditions) and the PSNR, semantic_acc and its
+    colour-shape part of `generated` scenes generated with text."""
     model.eval()
     rows = torch.arange(len(data))
     ce = float(token_loss(model, text2para, vae, data, rows, None, None))
     n = min(generated, len(data))
     scores = score(data.images[:n].float() / 255,
                    generate(model, vae, text2para, data, n, sampling), fid=False)
-    return {"val_ce": ce, "val_psnr": scores["psnr"], "val_semantic_acc": scores["semantic_acc"]}
+    return {"val_ce": ce, "val_psnr": scores["psnr"], "val_semantic_acc": scores["semantic_acc"],
+            "val_colour_shape": scores["semantic_acc.colour-shape"]}
 
 
 def write_card(path: Path, title: str, model: SCVAR, text2para: Text2Para, meta: dict) -> None:
@@ -175,7 +223,10 @@ def write_card(path: Path, title: str, model: SCVAR, text2para: Text2Para, meta:
         f"all-MiniLM-L6-v2; validation on val split 0..{t['val_count'] - 1}",
         f"- steps: {meta['steps']} (batch {t['batch']}, AdamW lr {t['lr']} betas (0.9, 0.95) "
         f"weight decay {t['weight_decay']}, {t['warmup']} warm-up steps then cosine decay, "
-        f"token cross-entropy, condition dropout text {model.scfg.text_drop} / depth "
+        f"token cross-entropy"
+        + (f" + {t['text_aux_weight']} x the auxiliary colour-shape loss on the text parameters"
+           if t["text_aux_weight"] else "")
+        + f", condition dropout text {model.scfg.text_drop} / depth "
         f"{model.scfg.depth_drop}, bf16 autocast {t['bf16']})",
         f"- seed: {meta['seed']}",
         f"- wall time: {meta['wall_s']:.0f} s of training on {meta['machine']}, after "
