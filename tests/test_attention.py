@@ -1,3 +1,4 @@
+"""gscsim.nn.attention against torch's F.scaled_dot_product_attention: outputs and gradients."""
 import pytest
 import torch
 import torch.nn.functional as F

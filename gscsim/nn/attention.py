@@ -18,7 +18,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Ten
     """softmax(q k^T * scale + bias) v for q [..., n, d], k and v [..., m, d], bias broadcastable
     to [..., n, m] (added logits, e.g. -inf or -100 to mask); scale defaults to d^-1/2.
     Returns [..., n, d] in v's dtype."""
-    if bias is None and not (torch.is_grad_enabled() and q.requires_grad):
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))
+    if bias is None and not needs_grad:
         return F.scaled_dot_product_attention(q, k, v, scale=scale)
     scale = q.shape[-1] ** -0.5 if scale is None else scale
     scores = (q * scale) @ k.transpose(-2, -1)
