@@ -20,10 +20,10 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
-from gscsim.scenes.attributes import GROUPS, f1, labels
+from gscsim.scenes.attributes import f1
 from gscsim.scenes.dataset import scene_at
 from gscsim.scvar.model import Text2Para
-from gscsim.scvar.train_scvar import ColourShapeHead, text_aux_loss
+from gscsim.scvar.train_scvar import ColourShapeHead, colour_shape_targets, text_aux_loss
 from gscsim.scvar.zoo import load_scvar
 from gscsim.text import embed
 
@@ -35,7 +35,7 @@ def split_features(split: str, count: int, text2para) -> tuple[dict[str, np.ndar
     embedding = embed([c for _, c in scenes])
     with torch.no_grad():
         params = text2para(embedding)
-    truth = np.stack([labels(scene)[GROUPS["colour-shape"]] for scene, _ in scenes])
+    truth = colour_shape_targets(split, count).numpy()
     return {"caption embedding (384)": embedding.numpy(),
             "text parameters (6)": params.numpy()}, truth
 
