@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import torch
 
-from . import registry, seeding
+from . import registry, seeding, weights
 from .conventions import achieved_cbr, average_power, normalize_power, symbol_budget
 from .plugins import (Batch, Channel, Dataset, Decoded, LinkContext, Metric, Received,
                       Transceiver)
@@ -32,6 +32,12 @@ class Plugins:
     dataset: Dataset
     metrics: dict[str, Metric]          # per frame
     set_metrics: dict[str, Metric]      # per trial (FID, KID)
+
+    def weights(self) -> list[Path]:
+        """Every weight file the trial's results depend on (gscsim.weights)."""
+        plugins = [self.transceiver, self.channel, self.dataset, *self.metrics.values(),
+                   *self.set_metrics.values()]
+        return [path for plugin in plugins for path in plugin.weights()]
 
 
 def build_plugins(scenario: Scenario, trial: Trial, search_dir: Path | None = None) -> Plugins:
@@ -84,6 +90,7 @@ def run_trial(scenario: Scenario, trial: Trial, search_dir: Path | None = None,
     records = run_frames(scenario, trial, plugins, indices, key=seed_key(scenario, trial))
     return {"id": trial_id(scenario, trial), "trial": trial.to_dict(), "frames": records,
             "set_metrics": compute_set_metrics(plugins.set_metrics),
+            "weights": weights.digests(plugins.weights()),
             "wall_s": time.perf_counter() - started}
 
 

@@ -6,6 +6,7 @@ as `cls(cls.Options(**options))` by the registry, and reads them from `self.opti
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, ClassVar
 
 import torch
@@ -30,6 +31,11 @@ class Plugin:
     def summary(cls) -> str:
         doc = (cls.__doc__ or "").strip()
         return doc.splitlines()[0] if doc else cls.__name__
+
+    def weights(self) -> list[Path]:
+        """The files (checkpoints) this plugin's output depends on. A resumed sweep reruns a
+        stored trial when one of them has changed since; a plugin that loads weights names them."""
+        return []
 
 
 # ---------------------------------------------------------------- data moving through a link

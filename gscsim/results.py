@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 from scipy import stats
 
+from . import weights
 from .scenario import Scenario, Trial, trial_id
 
 # Per-frame columns that are not quality figures (and so not averaged as such in the summary).
@@ -76,8 +77,13 @@ class ResultStore:
     def read(self, tid: str) -> dict[str, Any]:
         return json.loads(self.path(tid).read_text(encoding="utf-8"))
 
+    def current(self, tid: str) -> bool:
+        """A stored result whose weight files are still those it was computed with."""
+        return self.has(tid) and not weights.changed(self.read(tid).get("weights", {}))
+
     def pending(self, scenario: Scenario, trials: list[Trial]) -> list[Trial]:
-        return [t for t in trials if not self.has(trial_id(scenario, t))]
+        """The trials to run: no stored result, or one computed with other weights."""
+        return [t for t in trials if not self.current(trial_id(scenario, t))]
 
 
 # ---------------------------------------------------------------- tables

@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from . import results
 from .executors import execute
-from .scenario import Scenario, expand, load, output_dir
+from .scenario import Scenario, expand, load, output_dir, trial_id
 
 
 def run_scenario(path: str | Path, output: str | Path | None = None, executor: str = "local",
@@ -32,9 +32,13 @@ def run_loaded(scenario: Scenario, root: Path, search_dir: Path | None = None,
     pending = store.pending(scenario, trials)
     started = results.now()
     results.write_manifest(root, scenario, trials, started, None, executor)
+    rerun = sum(store.has(trial_id(scenario, t)) for t in pending)
     if progress and len(pending) < len(trials):
         print(f"resuming: {len(trials) - len(pending)} of {len(trials)} trials already in {root}",
               file=sys.stderr)
+    if progress and rerun:
+        print(f"rerunning {rerun} stored trials of {root}: a checkpoint they used has changed "
+              f"since", file=sys.stderr)
     bar = tqdm(total=len(pending), desc=scenario.name, unit="trial", disable=not progress)
 
     def on_result(result: dict[str, Any]) -> None:

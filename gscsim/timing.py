@@ -26,7 +26,7 @@ import numpy as np
 import simpy
 import yaml
 
-from . import seeding
+from . import seeding, weights
 from .engine import build_plugins, compute_set_metrics, reference_key, run_frames
 from .scenario import ComputeSpec, LinkSpec, NetworkSpec, Scenario, Trial, seed_key, trial_id
 from .traffic import arrivals, frame_count
@@ -213,11 +213,13 @@ def run_timed_trial(scenario: Scenario, trial: Trial,
     single = len(replicas) == 1
     links, quality = [], {}
     set_metrics: dict = {}
+    files: list[Path] = []
     for spec, k, copies in replicas:
         name = spec.name if copies == 1 else f"{spec.name}{k + 1}"
         key = base_key if single else f"{base_key}/{name}"
         link_trial = _link_trial(scenario, trial, spec)
         plugins = build_plugins(scenario, link_trial, search_dir)
+        files += plugins.weights()
         traffic = spec.traffic or timing.traffic
         n = frame_count(traffic, len(plugins.dataset), search_dir)
         times = arrivals(traffic, n, seeding.numpy_rng(trial.seed, key, "traffic"), search_dir)
@@ -248,5 +250,5 @@ def run_timed_trial(scenario: Scenario, trial: Trial,
                            "link_channel": link_trial.channel, "link_snr_db": link_trial.snr_db,
                            **record, **stamps})
     return {"id": trial_id(scenario, trial), "trial": trial.to_dict(), "frames": frames,
-            "set_metrics": compute_set_metrics(set_metrics),
+            "set_metrics": compute_set_metrics(set_metrics), "weights": weights.digests(files),
             "wall_s": time.perf_counter() - started}

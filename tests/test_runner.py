@@ -85,6 +85,57 @@ def test_interrupted_run_resumes_to_the_same_summary(tmp_path, tiny_scenario, mo
     assert quality(tmp_path / "part") == quality(full)
 
 
+WEIGHTED_TRANSCEIVER = """
+from pathlib import Path
+
+from gscsim.baselines.softcast import SoftCast, SoftCastOptions
+
+
+class Options(SoftCastOptions):
+    weights_file: str
+
+
+class WeightedSoftCast(SoftCast):
+    \"\"\"SoftCast naming a weight file, as a learned transceiver names its checkpoint.\"\"\"
+
+    Options = Options
+
+    def weights(self):
+        return [Path(self.options.weights_file)]
+"""
+
+
+def test_resume_reruns_the_trials_whose_weights_changed(tmp_path, tiny_scenario, monkeypatch,
+                                                        capsys):
+    (tmp_path / "weighted_tx.py").write_text(WEIGHTED_TRANSCEIVER)
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(b"first training")
+    tiny_scenario["transceivers"] = [
+        {"name": "softcast", "options": {"chunks_per_side": 4}},
+        {"name": "weighted_tx:WeightedSoftCast", "label": "learned",
+         "options": {"chunks_per_side": 4, "weights_file": str(weights)}}]
+    import gscsim.runner as runner
+
+    real_execute, calls = runner.execute, []
+    monkeypatch.setattr(runner, "execute",
+                        lambda s, trials, *a, **k: (calls.append(len(trials)),
+                                                    real_execute(s, trials, *a, **k)))
+
+    def run():
+        run_loaded(validate(tiny_scenario, search_dir=tmp_path), tmp_path / "out",
+                   search_dir=tmp_path)
+        return capsys.readouterr().err
+
+    run()
+    assert run() and calls == [16, 0]                    # everything stored: nothing to run
+    weights.write_bytes(b"second training")               # retrained under the same name
+    assert "rerunning 8 stored trials" in run()
+    assert calls[-1] == 8                                 # only the trials that used it
+    weights.unlink()
+    with pytest.raises(FileNotFoundError):                # a missing checkpoint is not ignored
+        run()
+
+
 def test_cli_run_and_plot(tmp_path, tiny_scenario, capsys):
     import yaml
 

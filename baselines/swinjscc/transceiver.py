@@ -92,6 +92,9 @@ class SwinJSCCLink(Transceiver):
     def model(self) -> SwinJSCC:
         return load_model(self.options.checkpoint, self.options.config, self.options.device)
 
+    def weights(self) -> list[Path]:
+        return [checkpoint_path(self.options.checkpoint)]
+
     def channels(self, ctx: LinkContext) -> int:
         """Kept latent channels C at this CBR: the paper's mapping, lowered until pilots fit."""
         _, h, w = ctx.image_shape

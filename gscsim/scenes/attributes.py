@@ -119,5 +119,8 @@ class SemanticAccuracy(Metric):
 
     higher_is_better: ClassVar[bool] = True
 
+    def weights(self) -> list[Path]:
+        return [CHECKPOINT]
+
     def __call__(self, reference: torch.Tensor, received: torch.Tensor) -> torch.Tensor:
         return f1(recognised(received), recognised(reference)).double()

@@ -43,6 +43,13 @@ def load_official_var(path: str, device: str = "cpu") -> VAR:
     return var.eval()
 
 
+def scvar_files(name_or_path: str) -> list[Path]:
+    """The files an SCVAR bundle's generation depends on: itself and the VQ-VAE it names."""
+    path = checkpoint_path(name_or_path, "scvar")
+    obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    return [path, checkpoint_path(referenced_checkpoint(obj["vqvae"], path), "vqvae")]
+
+
 @lru_cache(maxsize=4)
 def load_scvar(name_or_path: str, device: str = "cpu"):
     """A trained SCVAR bundle -> (SCVAR, Text2Para, its VQ-VAE, default Sampling), all in eval

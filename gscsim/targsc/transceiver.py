@@ -23,7 +23,7 @@ from gscsim.nn.vqvae import VQVAE
 from gscsim.plugins import Batch, LinkContext, Received, Transceiver
 from gscsim.scvar.evaluate import Sampling
 from gscsim.scvar.model import SCVAR, Text2Para
-from gscsim.scvar.zoo import load_scvar
+from gscsim.scvar.zoo import load_scvar, scvar_files
 from gscsim.text import embed
 from gscsim.training import referenced_checkpoint, zoo_checkpoint
 
@@ -94,6 +94,12 @@ class TarGSC(Transceiver):
     @property
     def models(self) -> TarGSCModels:
         return load_models(self.options.checkpoint, self.options.device)
+
+    def weights(self) -> list[Path]:
+        """The TarGSC bundle, the SCVAR bundle it names and that one's VQ-VAE."""
+        path = checkpoint_path(self.options.checkpoint)
+        scvar = torch.load(path, map_location="cpu", weights_only=True, mmap=True)["scvar"]
+        return [path, *scvar_files(referenced_checkpoint(scvar, path))]
 
     def channels(self, ctx: LinkContext) -> int:
         """Kept latent channels per token C: the most whose stream fits beside the text."""
