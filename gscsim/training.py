@@ -213,6 +213,13 @@ def referenced_checkpoint(reference: str, bundle: Path) -> str:
     return str(bundle.parent / reference)
 
 
+def bundle_reference(bundle: Path, key: str) -> str:
+    """The checkpoint a bundle file names under `key`, resolved as `referenced_checkpoint` does;
+    the bundle is memory-mapped, so its weights are not read."""
+    obj = torch.load(bundle, map_location="cpu", weights_only=True, mmap=True)
+    return referenced_checkpoint(obj[key], bundle)
+
+
 def shipped_config(name_or_path: str | Path, config_dir: Path) -> Path:
     """A config file path, or the name of a config shipped in `config_dir`."""
     path = Path(name_or_path)

@@ -9,7 +9,7 @@ import torch
 
 from gscsim.nn.var import VAR, VARConfig
 from gscsim.nn.vqvae import VQVAE, VQVAEConfig
-from gscsim.training import referenced_checkpoint, zoo_checkpoint
+from gscsim.training import bundle_reference, referenced_checkpoint, zoo_checkpoint
 
 VQVAE_FORMAT = "gscsim-vqvae-1"
 SCVAR_FORMAT = "gscsim-scvar-1"
@@ -46,8 +46,7 @@ def load_official_var(path: str, device: str = "cpu") -> VAR:
 def scvar_files(name_or_path: str) -> list[Path]:
     """The files an SCVAR bundle's generation depends on: itself and the VQ-VAE it names."""
     path = checkpoint_path(name_or_path, "scvar")
-    obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    return [path, checkpoint_path(referenced_checkpoint(obj["vqvae"], path), "vqvae")]
+    return [path, checkpoint_path(bundle_reference(path, "vqvae"), "vqvae")]
 
 
 @lru_cache(maxsize=4)

@@ -25,7 +25,7 @@ from gscsim.scvar.evaluate import Sampling
 from gscsim.scvar.model import SCVAR, Text2Para
 from gscsim.scvar.zoo import load_scvar, scvar_files
 from gscsim.text import embed
-from gscsim.training import referenced_checkpoint, zoo_checkpoint
+from gscsim.training import bundle_reference, referenced_checkpoint, zoo_checkpoint
 
 from .codec import (CodecConfig, DepthCodec, TextDecoder, from_symbols, receive_latent,
                     send_latent, to_symbols)
@@ -98,8 +98,7 @@ class TarGSC(Transceiver):
     def weights(self) -> list[Path]:
         """The TarGSC bundle, the SCVAR bundle it names and that one's VQ-VAE."""
         path = checkpoint_path(self.options.checkpoint)
-        scvar = torch.load(path, map_location="cpu", weights_only=True, mmap=True)["scvar"]
-        return [path, *scvar_files(referenced_checkpoint(scvar, path))]
+        return [path, *scvar_files(bundle_reference(path, "scvar"))]
 
     def channels(self, ctx: LinkContext) -> int:
         """Kept latent channels per token C: the most whose stream fits beside the text."""
