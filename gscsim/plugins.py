@@ -113,6 +113,18 @@ class Received:
         """Each frame's mean post-equaliser SNR in dB [B] (unit-power symbols assumed)."""
         return -10 * torch.log10((self.noise_var / self.gain.abs() ** 2).mean(1)).float()
 
+    def combine_copies(self, copies: int) -> Received:
+        """Maximum-ratio combining of a block sent `copies` times back to back ([B, copies * n]
+        -> [B, n]): each copy's unbiased estimate weighted by its inverse noise variance. The
+        result has gain 1 and the combined noise variance (copies times less on AWGN)."""
+        b, total = self.symbols.shape
+        if copies < 1 or total % copies:
+            raise ValueError(f"cannot split {total} received symbols into {copies} copies")
+        weight = (self.gain.abs() ** 2 / self.noise_var).view(b, copies, -1)
+        matched = (self.gain * self.symbols / self.noise_var).view(b, copies, -1).sum(1)
+        total_weight = weight.sum(1)
+        return Received(matched / total_weight, torch.ones_like(total_weight), 1 / total_weight)
+
 
 @dataclass
 class Decoded:

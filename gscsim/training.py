@@ -235,12 +235,14 @@ def shipped_config(name_or_path: str | Path, config_dir: Path) -> Path:
 
 class RunState:
     """A run folder's `last.pt`: modules, optimizer, step, wall time and log rows, saved
-    atomically and restored on the next start of the same config (resume)."""
+    atomically and restored on the next start of the same config (resume). `config` is the
+    run's config, or the JSON dump of the part of it the run depends on."""
 
-    def __init__(self, run_dir: Path, config: BaseModel, steps: int,
+    def __init__(self, run_dir: Path, config: BaseModel | dict, steps: int,
                  modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer):
         self.path = run_dir / "last.pt"
-        self.identity = {"config": config.model_dump(mode="json"), "steps": steps}
+        dump = config if isinstance(config, dict) else config.model_dump(mode="json")
+        self.identity = {"config": dump, "steps": steps}
         self.modules, self.optimizer = modules, optimizer
         self.step, self.elapsed, self.log = 0, 0.0, TrainLog(run_dir)
 

@@ -121,7 +121,10 @@ class DepthCodec(nn.Module):
 
 class TextDecoder(nn.Module):
     """The Text2Para decoder: received parameters [B, P] and the SNR [B] (dB) -> denoised
-    parameters, as y + MLP([y, snr/10]) (a residual MLP with the paper's hidden sizes 16, 32)."""
+    parameters, as y + g MLP([y, snr/10]) (a residual MLP with the paper's hidden sizes 16, 32).
+    The gate g = N/(1 + N), N = 10^(-snr/10) the noise variance per unit-power value, is the
+    share of y that the linear MMSE estimate replaces: it lets the correction vanish at high SNR
+    (without it the MLP, trained mostly on the large errors of low SNRs, adds a bias there)."""
 
     def __init__(self, params: int = 6, hidden: tuple[int, ...] = (16, 32)):
         super().__init__()
@@ -133,7 +136,8 @@ class TextDecoder(nn.Module):
 
     def forward(self, received: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
         side = (snr_db.to(received.dtype) / 10).view(-1, 1)
-        return received + self.mlp(torch.cat([received, side], 1))
+        noise = 10.0 ** -side
+        return received + noise / (1 + noise) * self.mlp(torch.cat([received, side], 1))
 
 
 def normalise(values: torch.Tensor) -> torch.Tensor:

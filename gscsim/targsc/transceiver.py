@@ -2,11 +2,13 @@
 
 Sender: the frozen depth U-Net estimates the depth map from the image; the depth codec encodes
 it and keeps C latent channels per token, sent on the `image` stream; Text2Para maps the
-caption's 384-d embedding to 6 parameters, sent as 3 complex symbols on the `text` stream. Both
-streams count in the CBR: C is the largest number whose symbols fit the budget beside the text
-stream (at most the codec's D; a larger budget goes unused). The receiver derives C the same
-way, so nothing travels as side information. Receiver: the codec restores the depth map, the
-Text2Para decoder denoises the parameters, and SCVAR generates the image from both.
+caption's 384-d embedding to 6 parameters, 3 complex symbols, sent R times over on the `text`
+stream. Both streams count in the CBR: C is the largest number whose symbols fit the budget
+beside one copy of the text (at most the codec's D), and R fills what the depth stream leaves
+(`text_repeats` fixes it instead; 1 is the paper's single copy). The receiver derives C and R
+the same way, so nothing travels as side information. Receiver: the codec restores the depth
+map, maximum-ratio combining merges the text copies, the Text2Para decoder denoises the
+parameters, and SCVAR generates the image from both.
 `targsc-notext` sends no text stream (its budget goes to depth) and generates with SCVAR's
 learned null text: the paper's ablation.
 """
@@ -82,6 +84,9 @@ class TarGSCOptions(BaseModel):
     cfg_scale: float | None = Field(None, ge=0, description="SCVAR guidance; None: the "
                                                              "SCVAR checkpoint's own")
     top_k: int | None = Field(None, ge=0, description="SCVAR top-k (1 greedy); None: its own")
+    text_repeats: int | None = Field(None, ge=1, description=(
+        "copies of the 3 text symbols; None: as many as fit beside the depth stream (the "
+        "depth keeps the channels it has beside one copy); 1: the paper's single copy"))
     device: str = "cpu"
 
 
@@ -101,9 +106,10 @@ class TarGSC(Transceiver):
         return [path, *scvar_files(bundle_reference(path, "scvar"))]
 
     def channels(self, ctx: LinkContext) -> int:
-        """Kept latent channels per token C: the most whose stream fits beside the text."""
+        """Kept latent channels per token C: the most whose stream fits beside the text (one
+        copy, or `text_repeats` copies where that is set)."""
         cfg = self.models.config
-        text = [TEXT_SYMBOLS] if self.sends_text else []
+        text = [TEXT_SYMBOLS * (self.options.text_repeats or 1)] if self.sends_text else []
         c = cfg.latent_channels
         while c > 0 and not ctx.fits([-(-cfg.tokens * c // 2)] + text):
             c -= 1
@@ -112,6 +118,17 @@ class TarGSC(Transceiver):
             raise ValueError(f"targsc: CBR {ctx.cbr:.4g} at {h}x{w} leaves no room for one "
                              f"latent channel ({cfg.tokens // 2} symbols) beside the text stream")
         return c
+
+    def text_repeats(self, ctx: LinkContext) -> int:
+        """Copies R of the text's 3 symbols: `text_repeats`, or the most that fit beside the
+        depth stream's C channels."""
+        if self.options.text_repeats:
+            return self.options.text_repeats
+        image = -(-self.models.config.tokens * self.channels(ctx) // 2)
+        copies = 1
+        while ctx.fits([image, TEXT_SYMBOLS * (copies + 1)]):
+            copies += 1
+        return copies
 
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
         m, device = self.models, torch.device(self.options.device)
@@ -126,7 +143,7 @@ class TarGSC(Transceiver):
             streams = {IMAGE_STREAM: to_symbols(send_latent(latent, self.channels(ctx)))}
             if self.sends_text:
                 params = m.text2para(embed(batch.captions, str(device)))
-                streams[TEXT_STREAM] = to_symbols(params)
+                streams[TEXT_STREAM] = to_symbols(params).repeat(1, self.text_repeats(ctx))
         return {name: s.cpu() for name, s in streams.items()}
 
     def decode(self, received: dict[str, Received], ctx: LinkContext) -> torch.Tensor:
@@ -140,7 +157,7 @@ class TarGSC(Transceiver):
             features = m.codec.decode(receive_latent(values, cfg.tokens, cfg.latent_channels),
                                       rx.snr_db().to(device))
             if self.sends_text:
-                t = received[TEXT_STREAM]
+                t = received[TEXT_STREAM].combine_copies(self.text_repeats(ctx))
                 params = m.text_decoder(from_symbols((t.symbols / t.gain).to(device)),
                                         t.snr_db().to(device))
             s = m.sampling
