@@ -85,8 +85,13 @@ class LinkContext:
 
     def single_stream_capacity(self) -> int:
         """Largest n such that one stream of n symbols (plus its channel overhead) fits."""
+        return self.capacity_beside([])
+
+    def capacity_beside(self, stream_lengths: list[int]) -> int:
+        """Largest n such that a stream of n symbols fits beside streams of these lengths
+        (each with its channel overhead); 0 if none does."""
         n = self.total_budget
-        while n > 0 and not self.fits([n]):
+        while n > 0 and not self.fits([*stream_lengths, n]):
             n -= 1
         return n
 

@@ -119,16 +119,13 @@ class TarGSC(Transceiver):
                              f"latent channel ({cfg.tokens // 2} symbols) beside the text stream")
         return c
 
-    def text_repeats(self, ctx: LinkContext) -> int:
+    def text_copies(self, ctx: LinkContext) -> int:
         """Copies R of the text's 3 symbols: `text_repeats`, or the most that fit beside the
         depth stream's C channels."""
         if self.options.text_repeats:
             return self.options.text_repeats
         image = -(-self.models.config.tokens * self.channels(ctx) // 2)
-        copies = 1
-        while ctx.fits([image, TEXT_SYMBOLS * (copies + 1)]):
-            copies += 1
-        return copies
+        return ctx.capacity_beside([image]) // TEXT_SYMBOLS
 
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
         m, device = self.models, torch.device(self.options.device)
@@ -143,7 +140,7 @@ class TarGSC(Transceiver):
             streams = {IMAGE_STREAM: to_symbols(send_latent(latent, self.channels(ctx)))}
             if self.sends_text:
                 params = m.text2para(embed(batch.captions, str(device)))
-                streams[TEXT_STREAM] = to_symbols(params).repeat(1, self.text_repeats(ctx))
+                streams[TEXT_STREAM] = to_symbols(params).repeat(1, self.text_copies(ctx))
         return {name: s.cpu() for name, s in streams.items()}
 
     def decode(self, received: dict[str, Received], ctx: LinkContext) -> torch.Tensor:
@@ -157,7 +154,7 @@ class TarGSC(Transceiver):
             features = m.codec.decode(receive_latent(values, cfg.tokens, cfg.latent_channels),
                                       rx.snr_db().to(device))
             if self.sends_text:
-                t = received[TEXT_STREAM].combine_copies(self.text_repeats(ctx))
+                t = received[TEXT_STREAM].combine_copies(self.text_copies(ctx))
                 params = m.text_decoder(from_symbols((t.symbols / t.gain).to(device)),
                                         t.snr_db().to(device))
             s = m.sampling
