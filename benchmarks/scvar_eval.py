@@ -1,4 +1,4 @@
-"""SCVAR on the scene test split: PSNR, semantic_acc and FID of generations from clean depth
+"""SCVAR on the scene test split: PSNR, LPIPS, semantic_acc and FID of generations from clean depth
 maps and captions, with and without the text parameters, and the grid figure of the README.
 
     python benchmarks/scvar_eval.py [--checkpoint scvar-scenes64] [--count 300]
@@ -66,10 +66,11 @@ def main() -> None:
     data = SceneTokens("test", args.count, vae, None, progress=False)
     print(f"{args.checkpoint}: {args.count} test scenes, sampling {sampling}")
     scores = evaluate(model, vae, text2para, data, args.count, sampling, fid=not args.no_fid)
-    print("| condition | PSNR (dB) | semantic_acc | FID |\n|---|---|---|---|")
+    print("| condition | PSNR (dB) | LPIPS | semantic_acc | FID |\n|---|---|---|---|---|")
     for name, s in scores.items():
         fid = f"{s['fid']:.1f}" if "fid" in s else "-"
-        print(f"| {name.replace('_', ' ')} | {s['psnr']:.2f} | {s['semantic_acc']:.3f} | {fid} |")
+        print(f"| {name.replace('_', ' ')} | {s['psnr']:.2f} | {s['lpips']:.3f} | "
+              f"{s['semantic_acc']:.3f} | {fid} |")
     print("\nsemantic_acc within each attribute group:\n| condition | "
           + " | ".join(GROUPS) + " |\n|---|" + "---|" * len(GROUPS))
     for name, s in scores.items():

@@ -52,17 +52,18 @@ def timings(link: TarGSC, batch: Batch, repeats: int) -> dict[str, float]:
     cfg = m.config
     values = from_symbols(received["image"].symbols)[:, : cfg.tokens * link.channels(ctx)]
     latent = receive_latent(values, cfg.tokens, cfg.latent_channels)
-    text = from_symbols(received["text"].symbols)
+    combined = received["text"].combine_copies(link.text_copies(ctx))
+    text, text_snr = from_symbols(combined.symbols), combined.snr_db()
     with torch.no_grad():
         depth = to_metres(m.codec.decode(latent, snr))
-        params = m.text_decoder(text, snr)
+        params = m.text_decoder(text, text_snr)
         features = m.unet(batch.images)
         parts = {
             "sender: depth U-Net": lambda: m.unet(batch.images),
             "sender: codec encoder": lambda: m.codec.encode(features, snr),
             "sender: embedding + Text2Para": lambda: m.text2para(embed(batch.captions)),
             "receiver: codec decoder": lambda: m.codec.decode(latent, snr),
-            "receiver: Text2Para decoder": lambda: m.text_decoder(text, snr),
+            "receiver: Text2Para decoder": lambda: m.text_decoder(text, text_snr),
             "receiver: SCVAR generation": lambda: m.scvar.sample(m.vae, params, depth),
             "sender (transceiver.encode)": lambda: link.encode(batch, ctx),
             "receiver (transceiver.decode)": lambda: link.decode(received, ctx)}

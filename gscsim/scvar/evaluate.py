@@ -1,11 +1,12 @@
-"""Scoring SCVAR generations against the original scenes: PSNR (8-bit), semantic_acc and FID,
-with and without the text parameters."""
+"""Scoring SCVAR generations against the original scenes: PSNR (8-bit), LPIPS (AlexNet),
+semantic_acc and FID, with and without the text parameters."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
 
+from gscsim.lpips import LPIPSAlex
 from gscsim.metrics import PSNR
 from gscsim.nn.vqvae import VQVAE
 from gscsim.scenes.attributes import f1, f1_by_group, recognised
@@ -44,10 +45,11 @@ def generate(model: SCVAR, vae: VQVAE, text2para: Text2Para, data: SceneTokens, 
 
 def score(reference: torch.Tensor, generated: torch.Tensor, fid: bool = True
           ) -> dict[str, float]:
-    """Mean PSNR (dB) and semantic_acc of generated vs reference images, semantic_acc within
-    each attribute group (keys `semantic_acc.<group>`), and FID (set)."""
+    """Mean PSNR (dB), LPIPS and semantic_acc of generated vs reference images, semantic_acc
+    within each attribute group (keys `semantic_acc.<group>`), and FID (set)."""
     truth, found = recognised(reference), recognised(generated)
     out = {"psnr": float(PSNR()(reference, generated).mean()),
+           "lpips": float(LPIPSAlex()(reference, generated).mean()),
            "semantic_acc": float(f1(found, truth).mean())}
     out.update({f"semantic_acc.{name}": value
                 for name, value in f1_by_group(truth, found).items()})

@@ -120,11 +120,17 @@ class DepthCodec(nn.Module):
 
 
 class TextDecoder(nn.Module):
-    """The Text2Para decoder: received parameters [B, P] and the SNR [B] (dB) -> denoised
-    parameters, as y + g MLP([y, snr/10]) (a residual MLP with the paper's hidden sizes 16, 32).
-    The gate g = N/(1 + N), N = 10^(-snr/10) the noise variance per unit-power value, is the
-    share of y that the linear MMSE estimate replaces: it lets the correction vanish at high SNR
-    (without it the MLP, trained mostly on the large errors of low SNRs, adds a bias there)."""
+    """The text parameters' path across the link, sender side (`centre`) and receiver side.
+
+    Text2Para emits P parameters of unit mean square, i.e. points on the sphere of radius
+    sqrt(P), whose mean over captions `mean` [P] (set from the training captions, a constant of
+    the trained link) carries about half their power and no information. The sender sends the
+    deviation p - mean, which the engine's unit-power normalisation scales by an unknown factor;
+    the receiver restores the length exactly because p lies on the sphere (`on_sphere`). The
+    decoder blends that exact inverse with a learned estimate, exact + g (mean + MLP([y,
+    snr/10]) - exact), MLP with the paper's hidden sizes 16, 32. The gate g = N/(1 + N), N =
+    10^(-snr/10) the noise variance per unit-power value, is the share of y that the linear MMSE
+    estimate replaces: the learned part vanishes at high SNR and takes over at low SNR."""
 
     def __init__(self, params: int = 6, hidden: tuple[int, ...] = (16, 32)):
         super().__init__()
@@ -133,11 +139,29 @@ class TextDecoder(nn.Module):
             layers += [nn.Linear(width, h), nn.SiLU()]
             width = h
         self.mlp = nn.Sequential(*layers, nn.Linear(width, params))
+        self.register_buffer("mean", torch.zeros(params))
+
+    def centre(self, params: torch.Tensor) -> torch.Tensor:
+        """Sender: unit-mean-square parameters [B, P] -> the values sent, their deviation from
+        the mean, normalised to mean square 1 per row [B, P]."""
+        return normalise(params - self.mean)
+
+    def on_sphere(self, received: torch.Tensor) -> torch.Tensor:
+        """Received deviations [B, P] -> mean + t u, u the unit direction received and t >= 0
+        the length that puts the point on the sphere |p|^2 = P (exact for noiseless input)."""
+        u = received / received.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        along = u @ self.mean
+        radius2 = received.shape[1]
+        t = -along + (along.square() - self.mean.square().sum() + radius2).clamp_min(0).sqrt()
+        return self.mean + t.unsqueeze(1) * u
 
     def forward(self, received: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        """Received deviations [B, P] at post-combining SNR snr_db [B] (dB) -> parameters."""
         side = (snr_db.to(received.dtype) / 10).view(-1, 1)
         noise = 10.0 ** -side
-        return received + noise / (1 + noise) * self.mlp(torch.cat([received, side], 1))
+        exact = self.on_sphere(received)
+        learned = self.mean + self.mlp(torch.cat([received, side], 1))
+        return exact + noise / (1 + noise) * (learned - exact)
 
 
 def normalise(values: torch.Tensor) -> torch.Tensor:

@@ -5,9 +5,11 @@ loss.png); a finished stage is kept on a rerun, also when only a later stage's s
 1. `unet`: the depth U-Net, RGB -> log-depth features, L1 loss against the scenes' true depth;
 2. `codec`: the depth codec over AWGN with the U-Net frozen. Each sample draws its SNR from
    codec.snr_db and each batch the kept channels C from 1..D; L1 loss between the restored and
-   the true log depth (the units SCVAR's depth encoder reads);
+   the true log depth, plus codec.condition_weight x the error in what the frozen SCVAR reads
+   of the depth (`condition_error`);
 3. `text`: the Text2Para decoder, on the clean parameters of the frozen Text2Para of the SCVAR
-   checkpoint plus channel noise at SNRs drawn from text.snr_db; MSE loss.
+   checkpoint, centred on their mean over the stage's captions and normalised as the sender
+   sends them, plus channel noise at SNRs drawn from text.snr_db; MSE loss on the parameters.
 SCVAR and its Text2Para stay frozen: they were trained together (gscsim train scvar), and
 fine-tuning the generator on noisy conditions costs about 1 s a step on 2 cores, and its own
 4800 steps took a stage's whole 90 minutes. The codec is trained to deliver the depth SCVAR was
@@ -31,7 +33,7 @@ from gscsim.conventions import symbol_budget
 from gscsim.nn.vqvae import parameter_count
 from gscsim.results import write_atomic
 from gscsim.scenes.shards import SceneSplit
-from gscsim.scvar.model import depth_features
+from gscsim.scvar.model import SCVAR, depth_features
 from gscsim.training import (LoopConfig, RunState, load_config, save_atomic, shipped_config,
                              warmup_cosine)
 
@@ -40,7 +42,7 @@ from .codec import (CodecConfig, DepthCodec, TextDecoder, add_noise, receive_lat
 from .depth import DepthUNet, abs_rel, to_metres
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-TARGSC_FORMAT = "gscsim-targsc-2"      # 2: the gated text decoder
+TARGSC_FORMAT = "gscsim-targsc-3"      # 2: gated text decoder; 3: centred text stream
 STAGES = ("unet", "codec", "text")    # in training order
 TEXT_SYMBOLS = 3                       # 6 text parameters as 3 complex symbols
 REPORT_SNRS = (-13.0, -5.0, 1.0, 10.0)
@@ -60,6 +62,9 @@ class CodecStage(LoopConfig):
     lr: float = Field(1e-3, gt=0)
     warmup: int = Field(100, ge=0)
     snr_db: tuple[float, float] = Field((-15.0, 15.0), description="training SNR range (dB)")
+    condition_weight: float = Field(0.0, ge=0, description=(
+        "weight of the condition loss: the error in SCVAR's depth condition tokens of the "
+        "restored depth against those of the true depth (0: L1 on log depth alone)"))
 
 
 class TextStage(LoopConfig):
@@ -134,15 +139,25 @@ def depth_errors(unet: DepthUNet, codec: DepthCodec | None, data: SceneSplit, co
 
 @torch.no_grad()
 def text_errors(decoder: TextDecoder, params: torch.Tensor) -> dict[str, float]:
-    """Mean squared parameter error received (raw) and denoised at REPORT_SNRS."""
+    """Mean squared parameter error at REPORT_SNRS of the received values put back on the
+    sphere (`raw`, no denoising) and of the decoder's estimate."""
     decoder.eval()
     out = {}
     for snr in REPORT_SNRS:
         snr_b = torch.full((len(params),), snr)
-        noisy = add_noise(params, snr_b, torch.Generator().manual_seed(0))
-        out[f"mse_raw_{snr:g}dB"] = float(F.mse_loss(noisy, params))
+        noisy = add_noise(decoder.centre(params), snr_b, torch.Generator().manual_seed(0))
+        out[f"mse_raw_{snr:g}dB"] = float(F.mse_loss(decoder.on_sphere(noisy), params))
         out[f"mse_decoded_{snr:g}dB"] = float(F.mse_loss(decoder(noisy, snr_b), params))
     return out
+
+
+def condition_error(scvar: SCVAR, restored: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between SCVAR's depth condition tokens [B, L, C] of the restored
+    log-depth features [B, 1, S, S] and of the true depth [B, 1, S, S] (m), over the true
+    tokens' variance: the part of the depth map the generator reads."""
+    with torch.no_grad():
+        target = scvar.depth_tokens(depth.float())
+    return F.mse_loss(scvar.depth_tokens(to_metres(restored.float())), target) / target.var()
 
 
 def run_stage(name: str, stage: LoopConfig, cfg: TarGSCRunConfig, run_dir: Path,
@@ -205,6 +220,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     run_dir = Path(out)
     run_dir.mkdir(parents=True, exist_ok=True)
     scvar, text2para, _, _ = load_scvar(tc.scvar)
+    scvar.eval().requires_grad_(False)
     if scvar.scfg.image_size != mc.image_size or scvar.scfg.text_params != mc.text_params:
         raise ValueError(f"{path}: model.image_size / text_params must match the SCVAR "
                          f"{tc.scvar} ({scvar.scfg.image_size}, {scvar.scfg.text_params})")
@@ -231,7 +247,10 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
         channels = int(torch.randint(1, mc.latent_channels + 1, (1,), generator=g))
         restored = depth_over_link(unet, codec, images, uniform(tc.codec.snr_db, batch, g),
                                    channels, g)
-        return F.l1_loss(restored.float(), depth_features(depth))
+        loss = F.l1_loss(restored.float(), depth_features(depth))
+        if tc.codec.condition_weight:
+            loss = loss + tc.codec.condition_weight * condition_error(scvar, restored, depth)
+        return loss
 
     wall["codec"] = run_stage("codec", tc.codec, cfg, run_dir, {"unet": unet, "codec": codec},
                               codec, codec_loss,
@@ -240,11 +259,12 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     with torch.no_grad():
         train_params = text2para(embed(train_set.captions[:tc.text.captions]))
         val_params = text2para(embed(val_set.captions))
+    decoder.mean.copy_(train_params.mean(0))
 
     def text_loss(g: torch.Generator, batch: int) -> torch.Tensor:
         clean = train_params[torch.randint(len(train_params), (batch,), generator=g)]
         snr = uniform(tc.text.snr_db, batch, g)
-        return F.mse_loss(decoder(add_noise(clean, snr, g), snr), clean)
+        return F.mse_loss(decoder(add_noise(decoder.centre(clean), snr, g), snr), clean)
 
     wall["text"] = run_stage("text", tc.text, cfg, run_dir, {"text_decoder": decoder}, decoder,
                              text_loss, lambda: text_errors(decoder, val_params), path, restart,
@@ -291,6 +311,8 @@ def write_card(path: Path, title: str, mc: CodecConfig, parts: tuple[nn.Module, 
     for name in ("unet", "codec", "text"):
         s = stage[name]
         extra = f", SNR {s['snr_db']} dB" if "snr_db" in s else ""
+        if s.get("condition_weight"):
+            extra += f", condition loss weight {s['condition_weight']}"
         lines.append(f"- stage {name}: {s['steps']} steps x {s['batch']}, AdamW lr {s['lr']} "
                      f"({s['warmup']} warm-up, cosine), seed {s['seed']}, bf16 {s['bf16']}"
                      f"{extra}; {wall[name]:.0f} s here")
@@ -302,7 +324,7 @@ def write_card(path: Path, title: str, mc: CodecConfig, parts: tuple[nn.Module, 
                       "as many copies as the budget leaves room for, and combining R of them "
                       "adds 10 log10 R dB):",
                   "", f"- U-Net depth AbsRel (clean images): {test['abs_rel_unet']:.4f}", "",
-                  "| SNR (dB) | depth AbsRel after the link | text MSE received | "
+                  "| SNR (dB) | depth AbsRel after the link | text MSE received (on the sphere) | "
                   "text MSE decoded |", "|---|---|---|---|"]
         for snr in REPORT_SNRS:
             lines.append(f"| {snr:g} | {test[f'abs_rel_link_{snr:g}dB']:.4f} | "

@@ -2,13 +2,14 @@
 
 Sender: the frozen depth U-Net estimates the depth map from the image; the depth codec encodes
 it and keeps C latent channels per token, sent on the `image` stream; Text2Para maps the
-caption's 384-d embedding to 6 parameters, 3 complex symbols, sent R times over on the `text`
-stream. Both streams count in the CBR: C is the largest number whose symbols fit the budget
-beside one copy of the text (at most the codec's D), and R fills what the depth stream leaves
+caption's 384-d embedding to 6 parameters; their deviation from the mean parameters (known to
+both ends) makes 3 complex symbols, sent R times over on the `text` stream. Both streams count
+in the CBR: C is the largest number whose symbols fit the budget beside one copy of the text
+(at most the codec's D), and R fills what the depth stream leaves
 (`text_repeats` fixes it instead; 1 is the paper's single copy). The receiver derives C and R
 the same way, so nothing travels as side information. Receiver: the codec restores the depth
-map, maximum-ratio combining merges the text copies, the Text2Para decoder denoises the
-parameters, and SCVAR generates the image from both.
+map, maximum-ratio combining merges the text copies, the Text2Para decoder restores the
+parameters from the deviation and denoises them, and SCVAR generates the image from both.
 `targsc-notext` sends no text stream (its budget goes to depth) and generates with SCVAR's
 learned null text: the paper's ablation.
 """
@@ -140,7 +141,8 @@ class TarGSC(Transceiver):
             streams = {IMAGE_STREAM: to_symbols(send_latent(latent, self.channels(ctx)))}
             if self.sends_text:
                 params = m.text2para(embed(batch.captions, str(device)))
-                streams[TEXT_STREAM] = to_symbols(params).repeat(1, self.text_copies(ctx))
+                sent = m.text_decoder.centre(params)
+                streams[TEXT_STREAM] = to_symbols(sent).repeat(1, self.text_copies(ctx))
         return {name: s.cpu() for name, s in streams.items()}
 
     def decode(self, received: dict[str, Received], ctx: LinkContext) -> torch.Tensor:
