@@ -12,9 +12,10 @@ loss.png); a finished stage is kept on a rerun, also when only a later stage's s
    sends them, plus channel noise at SNRs drawn from text.snr_db; MSE loss on the parameters.
 SCVAR and its Text2Para stay frozen: they were trained together (gscsim train scvar), and
 fine-tuning the generator on noisy conditions costs about 1 s a step on 2 cores, and its own
-4800 steps took a stage's whole 90 minutes. The codec is trained to deliver the depth SCVAR was
-trained on instead. The final `model.pt` bundles the U-Net, the codec and the text decoder and
-names its SCVAR checkpoint; `model.md` is its card, with test-split figures.
+4800 steps took a stage's whole 90 minutes. The codec is trained instead to deliver what
+SCVAR reads of the true depth (the condition loss). The final `model.pt` bundles the U-Net,
+the codec and the text decoder and names its SCVAR checkpoint; `model.md` is its card, with
+test-split figures.
 """
 from __future__ import annotations
 
