@@ -19,26 +19,10 @@ import torch
 
 from gscsim.scenes.attributes import GROUPS
 from gscsim.scvar.data import SceneTokens
-from gscsim.scvar.evaluate import score
+from gscsim.scvar.evaluate import Sampling, generate, score
 from gscsim.targsc.depth import to_metres
 from gscsim.targsc.train import depth_over_link, report_channels
-from gscsim.targsc.transceiver import TarGSCModels, load_models
-
-BATCH = 50
-
-
-@torch.no_grad()
-def generate(m: TarGSCModels, data: SceneTokens, count: int,
-             depth_of: Callable[[slice, torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """Images [count, 3, S, S] in [0, 1] from the clean captions and depth_of(rows, images)."""
-    g, out = torch.Generator().manual_seed(0), []
-    for start in range(0, count, BATCH):
-        rows = slice(start, min(count, start + BATCH))
-        params = m.text2para(data.embeddings[rows].float())
-        depth = depth_of(rows, data.images[rows].float() / 255)
-        images, _ = m.scvar.sample(m.vae, params, depth, 0.0, 1, 0.0, 1.0, g)
-        out.append(images.float())
-    return torch.cat(out)
+from gscsim.targsc.transceiver import load_models
 
 
 def main() -> None:
@@ -53,23 +37,28 @@ def main() -> None:
     data = SceneTokens("test", args.count, m.vae, None, progress=False)
     reference = data.images[:args.count].float() / 255
 
-    def over_link(snr: float) -> Callable[[slice, torch.Tensor], torch.Tensor]:
-        def depth(rows: slice, images: torch.Tensor) -> torch.Tensor:
-            g = torch.Generator().manual_seed(1000 + rows.start)
-            restored = depth_over_link(m.unet, m.codec, images,
-                                       torch.full((len(images),), snr), channels, g)
+    def images(rows: slice) -> torch.Tensor:
+        return data.images[rows].float() / 255
+
+    def over_link(snr: float) -> Callable[[slice], torch.Tensor]:
+        def depth(rows: slice) -> torch.Tensor:
+            x, g = images(rows), torch.Generator().manual_seed(1000 + rows.start)
+            restored = depth_over_link(m.unet, m.codec, x, torch.full((len(x),), snr),
+                                       channels, g)
             return to_metres(restored)
         return depth
 
-    rows = {"true depth": lambda r, images: data.depth[r].float(),
-            "U-Net depth": lambda r, images: to_metres(m.unet(images)),
+    rows = {"true depth": None,
+            "U-Net depth": lambda r: to_metres(m.unet(images(r))),
             **{f"U-Net + codec, {snr:g} dB, C = {channels}": over_link(snr)
                for snr in args.snr}}
     print(f"{args.checkpoint}: {args.count} test scenes, clean captions, greedy SCVAR")
     print("| depth map | PSNR (dB) | LPIPS | semantic_acc | " + " | ".join(GROUPS) + " |\n|---|"
           + "---|" * (3 + len(GROUPS)))
     for name, depth_of in rows.items():
-        s = score(reference, generate(m, data, args.count, depth_of), fid=False)
+        generated = generate(m.scvar, m.vae, m.text2para, data, args.count, Sampling(),
+                             depth_of=depth_of)
+        s = score(reference, generated, fid=False)
         print(f"| {name} | {s['psnr']:.2f} | {s['lpips']:.3f} | {s['semantic_acc']:.3f} | "
               + " | ".join(f"{s[f'semantic_acc.{g}']:.3f}" for g in GROUPS) + " |", flush=True)
 

@@ -3,6 +3,7 @@ semantic_acc and FID, with and without the text parameters."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -27,17 +28,19 @@ class Sampling:
 
 @torch.no_grad()
 def generate(model: SCVAR, vae: VQVAE, text2para: Text2Para, data: SceneTokens, count: int,
-             sampling: Sampling, with_text: bool = True, seed: int = 0, batch: int = 50
-             ) -> torch.Tensor:
-    """Images float [count, 3, S, S] in [0, 1] generated from the first `count` scenes' clean
-    depth maps and (unless with_text is False) their captions' text parameters."""
+             sampling: Sampling, with_text: bool = True, seed: int = 0, batch: int = 50,
+             depth_of: Callable[[slice], torch.Tensor] | None = None) -> torch.Tensor:
+    """Images float [count, 3, S, S] in [0, 1] generated from the first `count` scenes' depth
+    maps (the clean ones, or depth_of(rows) [b, 1, S, S] in metres) and (unless with_text is
+    False) their captions' text parameters."""
     model.eval()
     g = torch.Generator().manual_seed(seed)
     out = []
     for start in range(0, count, batch):
         rows = slice(start, min(count, start + batch))
         params = text2para(data.embeddings[rows].float()) if with_text else None
-        images, _ = model.sample(vae, params, data.depth[rows].float(), sampling.cfg_scale,
+        depth = data.depth[rows].float() if depth_of is None else depth_of(rows)
+        images, _ = model.sample(vae, params, depth, sampling.cfg_scale,
                                  sampling.top_k, sampling.top_p, sampling.temperature, g)
         out.append(images.float())
     return torch.cat(out)

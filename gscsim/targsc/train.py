@@ -293,7 +293,7 @@ def write_card(path: Path, title: str, mc: CodecConfig, parts: tuple[nn.Module, 
                meta: dict) -> None:
     unet, codec, decoder = parts
     t, wall = meta["train"], meta["wall_s"]
-    stage = {s: t[s] for s in ("unet", "codec", "text")}
+    stage = {s: t[s] for s in STAGES}
     lines = [
         f"# {title}", "",
         f"TarGSC's link for the SCVAR checkpoint `{t['scvar']}` (generator and Text2Para "
@@ -309,7 +309,7 @@ def write_card(path: Path, title: str, mc: CodecConfig, parts: tuple[nn.Module, 
         f"all-MiniLM-L6-v2 and the frozen Text2Para; validation on val split "
         f"0..{t['val_count'] - 1}",
         f"- machine: {meta['machine']}"]
-    for name in ("unet", "codec", "text"):
+    for name in STAGES:
         s = stage[name]
         extra = f", SNR {s['snr_db']} dB" if "snr_db" in s else ""
         if s.get("condition_weight"):
