@@ -56,14 +56,18 @@ def timings(link: TarGSC, batch: Batch, repeats: int) -> dict[str, float]:
     text, text_snr = from_symbols(combined.symbols), combined.snr_db()
     with torch.no_grad():
         depth = to_metres(m.codec.decode(latent, snr))
-        params = m.text_decoder(text, text_snr)
+
+        def decode_text() -> torch.Tensor:
+            return m.text_decoder.for_generator(text, text_snr, use_prior=True)
+
+        params = decode_text()
         features = m.unet(batch.images)
         parts = {
             "sender: depth U-Net": lambda: m.unet(batch.images),
             "sender: codec encoder": lambda: m.codec.encode(features, snr),
             "sender: embedding + Text2Para": lambda: m.text2para(embed(batch.captions)),
             "receiver: codec decoder": lambda: m.codec.decode(latent, snr),
-            "receiver: Text2Para decoder": lambda: m.text_decoder(text, text_snr),
+            "receiver: text decoder (prior)": decode_text,
             "receiver: SCVAR generation": lambda: m.scvar.sample(m.vae, params, depth),
             "sender (transceiver.encode)": lambda: link.encode(batch, ctx),
             "receiver (transceiver.decode)": lambda: link.decode(received, ctx)}

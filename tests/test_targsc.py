@@ -69,6 +69,47 @@ def test_text_decoder_gate_passes_clean_parameters_through():
     assert (clean - exact).abs().max() <= 1e-6 * (learned - exact).abs().max() + 1e-6
 
 
+def sphere_points(count, seed):
+    """`count` points on Text2Para's sphere (mean square 1 per row) [count, 6]."""
+    p = torch.randn(count, 6, generator=torch.Generator().manual_seed(seed))
+    return p / p.square().mean(1, keepdim=True).sqrt()
+
+
+def test_generator_gets_parameters_on_text2paras_sphere():
+    """What SCVAR receives has mean square 1 per row at any SNR, from either decoder (the MLP's
+    own estimate shrinks towards the mean at low SNR), and is the sent point on a clean link."""
+    torch.manual_seed(0)
+    decoder, params = TextDecoder(), sphere_points(8, 0)
+    decoder.mean.copy_(params.mean(0))
+    decoder.set_prior(torch.cat([sphere_points(40, 1), params]))
+    noisy = decoder.centre(params) + torch.randn(8, 6)
+    assert decoder(noisy, torch.full((8,), -3.0)).square().mean(1).max() < 0.95   # shrunk
+    for use_prior in (False, True):
+        estimate = decoder.for_generator(noisy, torch.full((8,), -3.0), use_prior)
+        assert torch.allclose(estimate.square().mean(1), torch.ones(8), atol=1e-5)
+        clean = decoder.for_generator(decoder.centre(params), torch.full((8,), 60.0), use_prior)
+        assert torch.allclose(clean, params, atol=1e-4)
+
+
+def test_prior_decoding_is_the_nearest_sent_point():
+    """`most_likely` returns the prior entry whose sent (centred) values lie nearest the
+    received ones (checked one by one), which on AWGN is the maximum-likelihood entry; it
+    refuses to decode without a prior."""
+    decoder, prior = TextDecoder(), sphere_points(50, 2)
+    decoder.mean.copy_(prior.mean(0))
+    with pytest.raises(ValueError, match="no prior"):
+        decoder.most_likely(torch.zeros(1, 6))
+    decoder.set_prior(prior)
+    received = decoder.centre(prior[:20]) + 0.7 * torch.randn(
+        20, 6, generator=torch.Generator().manual_seed(3))
+    chosen = decoder.most_likely(received)
+    sent = decoder.centre(prior)
+    for y, c in zip(received, chosen):
+        distances = [float((y - s).square().sum()) for s in sent]
+        assert torch.equal(c, prior[distances.index(min(distances))])
+    assert 0 < sum(torch.equal(c, p) for c, p in zip(chosen, prior[:20])) < 20   # some errors
+
+
 def test_condition_loss_vanishes_for_the_true_depth_and_reaches_the_codec_only():
     from gscsim.scvar.zoo import load_scvar
 
@@ -180,8 +221,12 @@ def test_training_stages_learn_and_write_the_card(tiny_bundle):
     assert "U-Net depth AbsRel" in card and "| -13 |" in card
     # at -13 dB the decoder beats the received deviation put back on the sphere (about twice
     # the parameters' variance there): it shrinks towards the mean
-    test = torch.load(tiny_bundle, weights_only=True)["meta"]["test"]
+    bundle = torch.load(tiny_bundle, weights_only=True)
+    test = bundle["meta"]["test"]
     assert test["mse_decoded_-13dB"] < 0.75 * test["mse_raw_-13dB"]
+    # the receiver's prior: Text2Para's parameters of the stage's 64 captions, on its sphere
+    assert bundle["text_prior"].shape == (64, 6)
+    assert torch.allclose(bundle["text_prior"].square().mean(1), torch.ones(64), atol=1e-4)
 
 
 def test_a_stage_is_kept_when_only_later_stages_change(tiny_bundle, tmp_path):
@@ -257,8 +302,10 @@ def test_transceiver_streams_fit_the_budget_and_decode(tiny_bundle):
         assert torch.allclose(s.abs().square().mean(1), torch.ones(2), atol=1e-4)
     ones = {k: torch.ones(v.shape) for k, v in streams.items()}
     received = {k: Received(v, ones[k], ones[k] * 10 ** -0.5) for k, v in streams.items()}
-    images = link.decode(received, ctx)
-    assert images.shape == (2, 3, 64, 64) and 0 <= images.min() and images.max() <= 1
+    for decoder in ("prior", "mlp"):
+        options = TarGSC.Options(checkpoint=str(tiny_bundle), text_decoder=decoder)
+        images = TarGSC(options).decode(received, ctx)
+        assert images.shape == (2, 3, 64, 64) and 0 <= images.min() and images.max() <= 1
     ablation = TarGSCNoText(TarGSCNoText.Options(checkpoint=str(tiny_bundle)))
     assert set(ablation.encode(batch, ctx)) == {"image"}
     assert ablation.channels(ctx) == 8 and link.channels(context(1 / 96)) == 3

@@ -130,7 +130,11 @@ class TextDecoder(nn.Module):
     decoder blends that exact inverse with a learned estimate, exact + g (mean + MLP([y,
     snr/10]) - exact), MLP with the paper's hidden sizes 16, 32. The gate g = N/(1 + N), N =
     10^(-snr/10) the noise variance per unit-power value, is the share of y that the linear MMSE
-    estimate replaces: the learned part vanishes at high SNR and takes over at low SNR."""
+    estimate replaces: the learned part vanishes at high SNR and takes over at low SNR.
+
+    `prior` [K, P] holds Text2Para's outputs for the K training captions, a knowledge base both
+    ends share (not in the state_dict; the bundle stores it beside). `most_likely` decodes to
+    one of them; `for_generator` chooses what SCVAR gets."""
 
     def __init__(self, params: int = 6, hidden: tuple[int, ...] = (16, 32)):
         super().__init__()
@@ -140,6 +144,11 @@ class TextDecoder(nn.Module):
             width = h
         self.mlp = nn.Sequential(*layers, nn.Linear(width, params))
         self.register_buffer("mean", torch.zeros(params))
+        self.register_buffer("prior", torch.zeros(0, params), persistent=False)
+
+    def set_prior(self, params: torch.Tensor) -> None:
+        """The knowledge base: Text2Para's outputs [K, P] for the training captions."""
+        self.prior = params.detach().float().to(self.mean.device)
 
     def centre(self, params: torch.Tensor) -> torch.Tensor:
         """Sender: unit-mean-square parameters [B, P] -> the values sent, their deviation from
@@ -162,6 +171,23 @@ class TextDecoder(nn.Module):
         exact = self.on_sphere(received)
         learned = self.mean + self.mlp(torch.cat([received, side], 1))
         return exact + noise / (1 + noise) * (learned - exact)
+
+    def most_likely(self, received: torch.Tensor) -> torch.Tensor:
+        """Received deviations [B, P] -> the prior's parameters [B, P] whose sent values lie
+        nearest: the maximum-likelihood choice among the K on AWGN, at any SNR."""
+        if not len(self.prior):
+            raise ValueError("this text decoder has no prior (knowledge base); retrain the "
+                             "bundle with `gscsim train targsc`")
+        return self.prior[torch.cdist(received, self.centre(self.prior)).argmin(1)]
+
+    def for_generator(self, received: torch.Tensor, snr_db: torch.Tensor, use_prior: bool
+                      ) -> torch.Tensor:
+        """What SCVAR gets [B, P], always on Text2Para's sphere (mean square 1 per row), the
+        only parameters it was trained on: the prior's most likely entry, or the MLP estimate
+        rescaled onto the sphere (it shrinks towards `mean` as the SNR falls)."""
+        if use_prior:
+            return self.most_likely(received)
+        return normalise(self(received, snr_db))
 
 
 def normalise(values: torch.Tensor) -> torch.Tensor:

@@ -8,8 +8,10 @@ in the CBR: C is the largest number whose symbols fit the budget beside one copy
 (at most the codec's D), and R fills what the depth stream leaves
 (`text_repeats` fixes it instead; 1 is the paper's single copy). The receiver derives C and R
 the same way, so nothing travels as side information. Receiver: the codec restores the depth
-map, maximum-ratio combining merges the text copies, the Text2Para decoder restores the
-parameters from the deviation and denoises them, and SCVAR generates the image from both.
+map, maximum-ratio combining merges the text copies, the text decoder turns the deviation back
+into parameters, and SCVAR generates the image from both. By default (`text_decoder: prior`)
+the text decoder picks the most likely of the training captions' parameters, which the bundle
+holds; `mlp` is the paper's residual-MLP denoiser.
 `targsc-notext` sends no text stream (its budget goes to depth) and generates with SCVAR's
 learned null text: the paper's ablation.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -73,6 +76,7 @@ def load_models(name_or_path: str, device: str = "cpu") -> TarGSCModels:
     for module, key in ((unet, "unet"), (codec, "codec"), (decoder, "text_decoder")):
         module.load_state_dict(obj[key], strict=True)
         module.to(device).eval()
+    decoder.set_prior(obj["text_prior"])
     scvar, text2para, vae, sampling = load_scvar(referenced_checkpoint(obj["scvar"], path),
                                                  device)
     return TarGSCModels(cfg, unet, codec, decoder, scvar, text2para, vae, sampling)
@@ -88,6 +92,9 @@ class TarGSCOptions(BaseModel):
     text_repeats: int | None = Field(None, ge=1, description=(
         "copies of the 3 text symbols; None: as many as fit beside the depth stream (the "
         "depth keeps the channels it has beside one copy); 1: the paper's single copy"))
+    text_decoder: Literal["prior", "mlp"] = Field("prior", description=(
+        "prior: the most likely of the training captions' parameters (the knowledge base in "
+        "the bundle); mlp: the paper's residual-MLP estimate, rescaled onto Text2Para's sphere"))
     device: str = "cpu"
 
 
@@ -157,8 +164,9 @@ class TarGSC(Transceiver):
                                       rx.snr_db().to(device))
             if self.sends_text:
                 t = received[TEXT_STREAM].combine_copies(self.text_copies(ctx))
-                params = m.text_decoder(from_symbols((t.symbols / t.gain).to(device)),
-                                        t.snr_db().to(device))
+                params = m.text_decoder.for_generator(
+                    from_symbols((t.symbols / t.gain).to(device)), t.snr_db().to(device),
+                    use_prior=self.options.text_decoder == "prior")
             s = m.sampling
             cfg_scale = s.cfg_scale if self.options.cfg_scale is None else self.options.cfg_scale
             top_k = s.top_k if self.options.top_k is None else self.options.top_k
