@@ -4,10 +4,10 @@ import pytest
 import yaml
 
 from gscsim.cli import main
-from gscsim.scenario import ScenarioError, expand, load, trial_id, validate
+from gscsim.scenario import ScenarioError, expand, load, seed_key, trial_id, validate
 
 REPO_SCENARIOS = ["scenarios/quickstart.yaml", "scenarios/paper_fig3.yaml",
-                  "scenarios/paper_table1.yaml"]
+                  "scenarios/paper_table1.yaml", "scenarios/paper_fig3_draws.yaml"]
 
 
 @pytest.mark.parametrize("path", REPO_SCENARIOS)
@@ -16,6 +16,22 @@ def test_shipped_scenarios_validate(path):
 
     scenario = load(REPO / path)
     assert expand(scenario)
+
+
+def test_extra_draws_repeat_fig3_trials_with_other_seeds():
+    """paper_fig3_draws holds paper_fig3's TarGSC trials at -13 and -10 dB: with fig3's seed
+    in place of its own, each trial draws exactly what fig3's did."""
+    import dataclasses
+
+    from conftest import REPO
+
+    fig3 = load(REPO / "scenarios/paper_fig3.yaml")
+    draws = load(REPO / "scenarios/paper_fig3_draws.yaml")
+    fig3_keys = {seed_key(fig3, t) for t in expand(fig3)}
+    trials = expand(draws)
+    assert 3 not in {t.seed for t in trials} and len(trials) == 5 * 2 * 2
+    for t in trials:
+        assert seed_key(draws, dataclasses.replace(t, seed=3)) in fig3_keys
 
 
 def test_expansion_covers_every_combination(tiny_scenario):
