@@ -35,10 +35,11 @@ def main() -> None:
     m = load_models(args.checkpoint)
     channels = report_channels(m.config)
     data = SceneTokens("test", args.count, m.vae, None, progress=False)
-    reference = data.images[:args.count].float() / 255
 
     def images(rows: slice) -> torch.Tensor:
         return data.images[rows].float() / 255
+
+    reference = images(slice(0, args.count))
 
     def over_link(snr: float) -> Callable[[slice], torch.Tensor]:
         def depth(rows: slice) -> torch.Tensor:
