@@ -22,6 +22,9 @@ class DataConfig(BaseModel):
     path: str | None = Field(None, description="image folder (kind folder); relative to the config")
     crop: int = Field(128, ge=16, description="training crop side (px); scenes: the render size")
     holdout: int = Field(3, ge=0, description="folder: last N files (by name) kept for validation")
+    val_crop: int | None = Field(None, ge=16, description=(
+        "folder: side (px) of the held-out files' centre crops, rounded down to a multiple of "
+        "crop and to what the smallest held-out file allows; default 2 x crop"))
     count: int = Field(20000, ge=1, description="scenes: train-split scenes rendered")
     val_count: int = Field(64, ge=1, description="scenes: val-split scenes for validation")
 
@@ -49,8 +52,8 @@ class ImageSource:
 
     folder: every image is read once into memory; a batch takes uniformly random images, a random
     crop of each and a random horizontal flip. Validation: centre crops of the held-out files,
-    2 x crop on a side (1 x crop where an image is smaller). scenes: `count` train-split scenes
-    are rendered once; validation uses the val split.
+    `val_crop` (default 2 x crop) on a side, less where an image is smaller. scenes: `count`
+    train-split scenes are rendered once; validation uses the val split.
     """
 
     def __init__(self, cfg: DataConfig, base_dir: Path | None = None, progress: bool = True):
@@ -78,7 +81,8 @@ class ImageSource:
             raise FileNotFoundError(f"train.data.path: {root} has {len(images)} images of at "
                                     f"least {cfg.crop} px; need more than holdout={cfg.holdout}")
         held = images[len(images) - cfg.holdout:]
-        side = cfg.crop * min([2] + [min(im.shape[1:]) // cfg.crop for im in held])
+        crops_per_side = max(1, (cfg.val_crop or 2 * cfg.crop) // cfg.crop)
+        side = cfg.crop * min([crops_per_side] + [min(im.shape[1:]) // cfg.crop for im in held])
         val = [_centre_crop(im, side) for im in held]
         return images[: len(images) - cfg.holdout], (torch.stack(val) if val else None)
 

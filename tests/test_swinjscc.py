@@ -2,6 +2,7 @@
 mapping, the transceiver against the model's own channel path, training and resume."""
 import json
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -137,6 +138,29 @@ def _train_config(tmp_path, steps):
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
+
+
+def test_folder_validation_crops_follow_val_crop(tmp_path):
+    """Held-out files give centre crops val_crop on a side (default 2 x crop), rounded down to
+    a multiple of crop and to what the smallest held-out file allows."""
+    from PIL import Image
+
+    from gscsim.training import DataConfig
+
+    rng = np.random.default_rng(0)
+    for name, (h, w) in {"a": (70, 90), "b": (100, 140), "c": (200, 150)}.items():
+        pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(tmp_path / f"{name}.png")
+
+    def side(**fields):
+        cfg = DataConfig(kind="folder", path=str(tmp_path), crop=32, holdout=1, **fields)
+        return ImageSource(cfg).validation().shape[-1]
+
+    assert side() == 64                        # the last file (c, 150 px) held out: 2 x crop
+    assert side(val_crop=128) == 128
+    assert side(val_crop=100) == 96            # rounded down to a multiple of crop
+    assert side(val_crop=256) == 128           # the held-out file is 150 px on its short side
+    assert side(val_crop=16) == 32
 
 
 def test_training_lowers_the_loss_and_resumes_exactly(tmp_path, monkeypatch):
