@@ -24,7 +24,7 @@ class DataConfig(BaseModel):
     holdout: int = Field(3, ge=0, description="folder: last N files (by name) kept for validation")
     val_crop: int | None = Field(None, ge=16, description=(
         "folder: side (px) of the held-out files' centre crops, rounded down to a multiple of "
-        "crop and to what the smallest held-out file allows; default 2 x crop"))
+        "crop (at least crop) and to what the smallest held-out file allows; default 2 x crop"))
     count: int = Field(20000, ge=1, description="scenes: train-split scenes rendered")
     val_count: int = Field(64, ge=1, description="scenes: val-split scenes for validation")
 
