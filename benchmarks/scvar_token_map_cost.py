@@ -27,7 +27,9 @@ BUDGET_S = 90 * 60
 
 
 def step_timer(cfg, batch: int):
-    """A closure that runs one training step on random data and returns its wall seconds."""
+    """(token count, step): `step()` runs one training step on random data and returns its wall
+    seconds. The step is `train_scvar.token_loss` plus AdamW, written out on random tokens
+    because token_loss reads encoded scenes through a trained VQ-VAE, which timing needs not."""
     model, text2para = SCVAR(cfg), Text2Para()
     opt = torch.optim.AdamW([*model.parameters(), *text2para.parameters()], lr=1e-4)
     scales, size = cfg.var.patch_nums, cfg.image_size
