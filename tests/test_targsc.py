@@ -319,6 +319,22 @@ def test_transceiver_streams_fit_the_budget_and_decode(tiny_bundle):
         _ = TarGSC(TarGSC.Options(checkpoint="no-such-bundle")).models
 
 
+def test_ablation_refuses_text_options_and_keeps_its_trial_ids():
+    """targsc-notext sends no text: a scenario that sets a text option on it is an error naming
+    the field; its options still dump the text fields at their defaults, as before the check,
+    so stored trial ids stay valid."""
+    from gscsim.scenario import ScenarioError, validate
+
+    spec = {"name": "x", "dataset": {"name": "scenes", "options": {"count": 2}},
+            "transceivers": [{"name": "targsc-notext", "options": {"text_decoder": "mlp"}}],
+            "channels": [{"name": "awgn"}], "sweep": {"snr_db": [0], "cbr": ["1/48"]},
+            "metrics": ["psnr"]}
+    with pytest.raises(ScenarioError, match=r"transceivers\[0\]\.options.*text_decoder.*"
+                                            r"sends no text"):
+        validate(spec)
+    assert TarGSCNoText.Options().model_dump() == TarGSC.Options().model_dump()
+
+
 
 def test_shipped_depth_unet_meets_the_abs_rel_aim():
     """The zoo U-Net on 32 clean test scenes: AbsRel <= 0.05 (the card: 0.019 on 300)."""

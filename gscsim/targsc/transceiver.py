@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gscsim.nn.vqvae import VQVAE
 from gscsim.plugins import Batch, LinkContext, Received, Transceiver
@@ -175,7 +175,22 @@ class TarGSC(Transceiver):
         return images.float().clamp(0, 1).cpu()
 
 
+class TarGSCNoTextOptions(TarGSCOptions):
+    """TarGSC's options; the text ones are refused where set, as this variant sends no text.
+    They stay fields (at their defaults) so that the ablation's trial ids, and so its noise
+    draws, are those of the stored results."""
+
+    @model_validator(mode="after")
+    def _no_text_options(self) -> TarGSCNoTextOptions:
+        text = sorted({"text_repeats", "text_decoder"} & self.model_fields_set)
+        if text:
+            raise ValueError(f"{', '.join(text)}: targsc-notext sends no text stream; remove "
+                             "the option or use the transceiver targsc")
+        return self
+
+
 class TarGSCNoText(TarGSC):
     """TarGSC without the text parameters (the ablation): depth only, SCVAR's null text."""
 
+    Options = TarGSCNoTextOptions
     sends_text = False
