@@ -176,13 +176,14 @@ class TarGSC(Transceiver):
 
 
 class TarGSCNoTextOptions(TarGSCOptions):
-    """TarGSC's options; the text ones are refused where set, as this variant sends no text.
-    They stay fields (at their defaults) so that the ablation's trial ids, and so its noise
-    draws, are those of the stored results."""
+    """TarGSC's options; the text ones are refused away from their defaults, as this variant
+    sends no text. They stay fields, and the engine passes them back at their defaults, so that
+    the ablation's trial ids, and so its noise draws, are those of the stored results."""
 
     @model_validator(mode="after")
     def _no_text_options(self) -> TarGSCNoTextOptions:
-        text = sorted({"text_repeats", "text_decoder"} & self.model_fields_set)
+        text = [name for name in ("text_repeats", "text_decoder")
+                if getattr(self, name) != TarGSCOptions.model_fields[name].default]
         if text:
             raise ValueError(f"{', '.join(text)}: targsc-notext sends no text stream; remove "
                              "the option or use the transceiver targsc")
