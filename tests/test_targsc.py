@@ -336,7 +336,6 @@ def test_ablation_refuses_text_options_and_keeps_its_trial_ids():
     assert TarGSCNoText.Options.model_validate(defaults).model_dump(mode="json") == defaults
 
 
-
 def test_shipped_depth_unet_meets_the_abs_rel_aim():
     """The zoo U-Net on 32 clean test scenes: AbsRel <= 0.05 (the card: 0.019 on 300)."""
     from gscsim.scenes.shards import SceneSplit
