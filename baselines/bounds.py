@@ -23,7 +23,7 @@ from scipy.stats import norm
 
 from gscsim.plugins import Batch, Decoded, LinkContext, Received, Transceiver
 
-from .codecs import CODECS, from_pixels, to_pixels
+from gscsim.baselines.codecs import CODECS, from_pixels, to_pixels
 
 
 def capacity_bits(k: int, snr_db: float) -> float:

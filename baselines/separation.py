@@ -2,7 +2,7 @@
 
 Sender: choose the MCS (fixed, or adaptive: the highest spectral efficiency whose measured AWGN
 threshold, `baselines/data/mcs_awgn.json`, plus `margin_db` is below the link's SNR), size the
-digital link (gscsim.digital) to the symbol budget, fit the codec to its payload minus a 32-bit
+digital link (gscsim.phy.digital) to the symbol budget, fit the codec to its payload minus a 32-bit
 length header, send [length][file][zero padding] on the `data` stream.
 
 Receiver: decode every code block; if any block fails its CRC, the header is implausible or the
@@ -21,10 +21,10 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from gscsim.digital import MCS, DigitalLink, LinkTooSmall, bits_to_bytes, bytes_to_bits
+from gscsim.phy.digital import MCS, DigitalLink, LinkTooSmall, bits_to_bytes, bytes_to_bits
 from gscsim.plugins import Batch, Decoded, LinkContext, Received, Transceiver
 
-from .codecs import CODECS, from_pixels, to_pixels
+from gscsim.baselines.codecs import CODECS, from_pixels, to_pixels
 
 HEADER_BITS = 32
 THRESHOLDS = Path(__file__).resolve().parent / "data" / "mcs_awgn.json"

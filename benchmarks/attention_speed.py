@@ -19,16 +19,17 @@ import torch
 import torch.nn.functional as F
 
 import gscsim.nn.swin
-import gscsim.nn.var
+import gscsim.scvar.var
 from gscsim.baselines.swinjscc.model import SwinJSCC
 from gscsim.baselines.swinjscc.train import SwinJSCCConfig, config_path
 from gscsim.nn.attention import attention
 from gscsim.scvar.model import SCVAR, Text2Para
-from gscsim.scvar.train_scvar import CONFIG_DIR, SCVARRunConfig
+from gscsim.scvar.train import CONFIG_DIR, SCVARRunConfig
 from gscsim.scvar.zoo import load_scvar
-from gscsim.training import load_config, shipped_config
+from gscsim.io import load_yaml
+from gscsim.training.config import shipped_config
 
-MODULES = (gscsim.nn.swin, gscsim.nn.var)        # the modules that call `attention`
+MODULES = (gscsim.nn.swin, gscsim.scvar.var)        # the modules that call `attention`
 
 
 def torch_sdpa(q, k, v, bias=None, scale=None):
@@ -38,7 +39,7 @@ def torch_sdpa(q, k, v, bias=None, scale=None):
 
 
 def swinjscc_step(bf16: bool) -> Callable[[], None]:
-    cfg = load_config(config_path("tiny-photos"), SwinJSCCConfig)
+    cfg = load_yaml(config_path("tiny-photos"), SwinJSCCConfig)
     model = SwinJSCC(cfg.model)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     images = torch.rand(cfg.train.batch, 3, *cfg.model.img_size)
@@ -54,7 +55,7 @@ def swinjscc_step(bf16: bool) -> Callable[[], None]:
 
 
 def scvar_step(bf16: bool) -> Callable[[], None]:
-    cfg = load_config(shipped_config("scvar-scenes64", CONFIG_DIR), SCVARRunConfig)
+    cfg = load_yaml(shipped_config("scvar-scenes64", CONFIG_DIR), SCVARRunConfig)
     model, text2para = SCVAR(cfg.model), Text2Para(params=cfg.model.text_params)
     opt = torch.optim.AdamW(list(model.parameters()) + list(text2para.parameters()), lr=1e-4)
     batch, size, vocab = cfg.train.batch, cfg.model.image_size, cfg.model.var.vocab

@@ -13,8 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gscsim.scenes.dataset import FAR_DEPTH_M, scene_at  # noqa: E402
-from gscsim.scenes.render import render  # noqa: E402
+from gscsim.data.scenes.dataset import FAR_DEPTH_M, scene_at  # noqa: E402
+from gscsim.data.scenes.render import render  # noqa: E402
 
 
 def main(out: str = "docs/scenes_contact_sheet.png") -> None:

@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from gscsim.results import ResultStore
-from gscsim.runner import run_loaded
-from gscsim.scenario import expand, load, trial_id
+from gscsim.run.results import ResultStore
+from gscsim.run.runner import run_loaded
+from gscsim.run.scenario import expand, load, trial_id
 
 REPO = Path(__file__).resolve().parents[1]
 

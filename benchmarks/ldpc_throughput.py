@@ -15,7 +15,7 @@ import time
 import torch
 
 from gscsim.channels.awgn import AWGN
-from gscsim.digital import DECODE_CHUNK, MCS, DigitalLink
+from gscsim.phy.digital import DECODE_CHUNK, MCS, DigitalLink
 
 
 def best_time(fn, repeats: int) -> float:

@@ -10,7 +10,7 @@ import math
 import torch
 
 from gscsim.channels.awgn import AWGN
-from gscsim.digital import MCS, DigitalLink
+from gscsim.phy.digital import MCS, DigitalLink
 
 
 def main(blocks: int = 1280, batch: int = 32) -> None:

@@ -1,4 +1,4 @@
-"""Measure, for every MCS of gscsim.digital.MCS_TABLE, the AWGN Es/N0 at which a frame of the
+"""Measure, for every MCS of gscsim.phy.digital.MCS_TABLE, the AWGN Es/N0 at which a frame of the
 digital link (CRC + 5G LDPC + QAM, BP, 20 iterations) fails with probability 10%, and write the
 table the adaptive MCS of the separation transceivers reads.
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from gscsim.channels.awgn import AWGN
-from gscsim.digital import MCS_TABLE, DigitalLink
+from gscsim.phy.digital import MCS_TABLE, DigitalLink
 
 OUT = Path(__file__).resolve().parents[1] / "baselines" / "data" / "mcs_awgn.json"
 

@@ -14,9 +14,9 @@ import time
 import numpy as np
 import torch
 
-from gscsim.datasets import SamplePhotos
-from gscsim.fid import frechet_distance, inception_features, kernel_inception_distance
-from gscsim.lpips import LPIPSAlex
+from gscsim.data.datasets import SamplePhotos
+from gscsim.metrics.fid import frechet_distance, inception_features, kernel_inception_distance
+from gscsim.metrics.lpips import LPIPSAlex
 
 
 def timed(fn):

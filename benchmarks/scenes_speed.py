@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 
-from gscsim.scenes.graph import sample_scene
-from gscsim.scenes.render import render
+from gscsim.data.scenes.graph import sample_scene
+from gscsim.data.scenes.render import render
 
 
 def main() -> None:

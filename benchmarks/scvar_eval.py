@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import torch
 
-from gscsim.scenes.attributes import GROUPS
+from gscsim.data.scenes.attributes import GROUPS
 from gscsim.scvar.data import SceneTokens
 from gscsim.scvar.evaluate import evaluate, generate
 from gscsim.scvar.zoo import load_scvar

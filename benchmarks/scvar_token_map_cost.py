@@ -18,9 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from gscsim.scvar.model import SCVAR, Text2Para
-from gscsim.scvar.train_scvar import CONFIG_DIR, SCVARRunConfig
-from gscsim.text import EMBEDDING_DIM
-from gscsim.training import load_config, shipped_config
+from gscsim.scvar.train import CONFIG_DIR, SCVARRunConfig
+from gscsim.nn.text_encoder import EMBEDDING_DIM
+from gscsim.io import load_yaml
+from gscsim.training.config import shipped_config
 
 FINER = [1, 2, 3, 4, 6, 8, 11, 16]
 BUDGET_S = 90 * 60
@@ -59,7 +60,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=6, help="timed steps per map (1 warm-up)")
     args = parser.parse_args()
-    base = load_config(shipped_config(args.config, CONFIG_DIR), SCVARRunConfig).model
+    base = load_yaml(shipped_config(args.config, CONFIG_DIR), SCVARRunConfig).model
     torch.manual_seed(0)
     maps = {}
     for scales in (base.var.patch_nums, FINER):

@@ -18,7 +18,7 @@ import torch
 from gscsim.baselines.swinjscc.model import channels_for
 from gscsim.baselines.swinjscc.transceiver import load_model
 from gscsim.conventions import parse_ratio
-from gscsim.datasets import IMAGE_SUFFIXES, load_full
+from gscsim.data.datasets import IMAGE_SUFFIXES, load_full
 
 
 def evaluate(checkpoint: str, images: list[torch.Tensor], snrs: list[float], cbrs: list[float],
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     if args.images is None:
-        from gscsim.datasets import kodak5_dir
+        from gscsim.data.datasets import kodak5_dir
 
         args.images = kodak5_dir()
     files = sorted(p for p in Path(args.images).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

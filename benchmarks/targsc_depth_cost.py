@@ -17,9 +17,10 @@ from typing import Callable
 
 import torch
 
-from gscsim.scenes.attributes import GROUPS
+from gscsim.data.scenes.attributes import GROUPS
 from gscsim.scvar.data import SceneTokens
-from gscsim.scvar.evaluate import Sampling, generate, score
+from gscsim.scvar.model import Sampling
+from gscsim.scvar.evaluate import generate, score
 from gscsim.targsc.depth import to_metres
 from gscsim.targsc.train import depth_over_link, report_channels
 from gscsim.targsc.transceiver import load_models

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from gscsim.conventions import noise_variance
 from gscsim.plugins import Channel, Received
 
-from .awgn import complex_noise
+from gscsim.channels.awgn import complex_noise
 
 
 class FadingOptions(BaseModel):

@@ -5,12 +5,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import registry
-from .scenario import ScenarioError, expand, load
+from gscsim import registry
+from gscsim.run.scenario import expand, load
+from gscsim.io import ScenarioError
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .runner import run_scenario
+    from gscsim.run.runner import run_scenario
 
     root = run_scenario(args.scenario, output=args.output, executor=args.executor,
                         workers=args.workers, scheduler=args.scheduler, plots=not args.no_plots,
@@ -21,7 +22,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_ber(args: argparse.Namespace) -> int:
-    from .ber import run_ber
+    from gscsim.phy.ber import run_ber
 
     root = run_ber(args.scenario, output=args.output, progress=not args.quiet)
     print(f"results in {root}: ber.csv, plots/")
@@ -29,7 +30,7 @@ def _cmd_ber(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from .score import score
+    from gscsim.metrics.score import score
 
     for name, value in score(args.metric, args.reference, args.distorted):
         print(f"{name}\t{value:.6g}")
@@ -37,7 +38,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_scenes_write(args: argparse.Namespace) -> int:
-    from .scenes.shards import write_shard
+    from gscsim.data.scenes.shards import write_shard
 
     path = write_shard(args.out, args.split, args.count, args.size, args.start,
                        progress=not args.quiet)
@@ -48,7 +49,7 @@ def _cmd_scenes_write(args: argparse.Namespace) -> int:
 # Trainable models: name -> "module:function" taking (config, out, steps, data, restart, progress).
 TRAINERS = {"swinjscc": "gscsim.baselines.swinjscc.train:train",
             "vqvae": "gscsim.scvar.train_vqvae:train",
-            "scvar": "gscsim.scvar.train_scvar:train",
+            "scvar": "gscsim.scvar.train:train",
             "targsc": "gscsim.targsc.train:train"}
 
 
@@ -83,7 +84,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .plots import plot, plot_cdf
+    from gscsim.run.plots import plot, plot_cdf
 
     if args.cdf:
         paths = plot_cdf(args.output, args.cdf, hue=args.hue)

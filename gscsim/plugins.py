@@ -203,7 +203,7 @@ class Metric(Plugin):
 
     `__call__(reference, received)` takes float [B, 3, H, W] in [0, 1] and returns float64 [B].
     `higher_is_better` and `unit` label the plots. Metrics over a whole trial (FID, KID) set
-    `per_set = True` and implement `reset`, `update` and `compute` instead (gscsim.fid);
+    `per_set = True` and implement `reset`, `update` and `compute` instead (gscsim.metrics.fid);
     caption metrics set `inputs = "captions"` and compare sent and received caption lists.
     """
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from .plugins import Channel, Dataset, Metric, Plugin, Transceiver
+from gscsim.plugins import Channel, Dataset, Metric, Plugin, Transceiver
 
 KINDS: dict[str, type[Plugin]] = {
     "transceivers": Transceiver,

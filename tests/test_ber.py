@@ -5,7 +5,7 @@ import yaml
 from scipy.special import erfc
 
 from gscsim.cli import main
-from gscsim.results import read_csv
+from gscsim.io import read_csv
 
 
 def test_ber_command_matches_theory_and_stops(tmp_path):

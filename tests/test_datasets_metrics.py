@@ -5,8 +5,8 @@ import torch
 from PIL import Image
 
 from conftest import SHARED
-from gscsim.datasets import ImageFolder, SamplePhotos
-from gscsim.metrics import MSSSIM, PSNR, SSIM
+from gscsim.data.datasets import ImageFolder, SamplePhotos
+from gscsim.metrics.pixel import MSSSIM, PSNR, SSIM
 
 
 def test_samples_are_real_photos_with_captions():

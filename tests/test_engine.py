@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from gscsim.engine import BudgetExceeded, TrialError, build_plugins, run_trial
+from gscsim.run.link import BudgetExceeded, TrialError, build_plugins, run_trial
 from gscsim.plugins import Transceiver
-from gscsim.scenario import expand, validate
+from gscsim.run.scenario import expand, validate
 
 
 class Greedy(Transceiver):

@@ -4,8 +4,8 @@ import shutil
 import yaml
 
 from conftest import REPO
-from gscsim.results import read_csv
-from gscsim.runner import run_scenario
+from gscsim.io import read_csv
+from gscsim.run.runner import run_scenario
 
 EXAMPLE = REPO / "examples" / "pixel_analog.py"
 

@@ -44,9 +44,9 @@ def test_same_generator_same_channel():
 
 
 def test_any_transceiver_runs_over_tdl_in_a_scenario(tmp_path, tiny_scenario):
-    from gscsim.results import read_csv
-    from gscsim.runner import run_loaded
-    from gscsim.scenario import validate
+    from gscsim.io import read_csv
+    from gscsim.run.runner import run_loaded
+    from gscsim.run.scenario import validate
 
     tiny_scenario["channels"] = [{"name": "tdl", "options": {"model": "B"}}]
     tiny_scenario["sweep"] = {"snr_db": [0, 20], "cbr": ["1/6"]}

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from gscsim.datasets import Kodak5, SamplePhotos
-from gscsim.fid import FID, KID, frechet_distance, inception_features
-from gscsim.lpips import LPIPSAlex, LPIPSVGG
+from gscsim.data.datasets import Kodak5, SamplePhotos
+from gscsim.metrics.fid import FID, KID, frechet_distance, inception_features
+from gscsim.metrics.lpips import LPIPSAlex, LPIPSVGG
 
 PUBLISHED_LPIPS_ALEX = {"I03": 0.7237, "I04": 0.2572}   # the reference implementation's values
 
@@ -107,7 +107,8 @@ def test_set_metrics_warn_and_cache_reference_features(photos, gscsim_cache):
 
 
 def test_caption_similarity():
-    from gscsim.text import EMBEDDING_DIM, CaptionSimilarity, embed
+    from gscsim.metrics.captions import CaptionSimilarity
+    from gscsim.nn.text_encoder import EMBEDDING_DIM, embed
 
     vectors = embed(["a red cup of coffee", "a cup of red coffee", "galaxies in a black sky"])
     assert vectors.shape == (3, EMBEDDING_DIM)
@@ -121,7 +122,7 @@ def test_caption_similarity():
 
 def test_score_command(capsys, kodak5_pairs):
     from gscsim.cli import main
-    from gscsim.datasets import kodak5_dir
+    from gscsim.data.datasets import kodak5_dir
 
     assert main(["score", "--metric", "lpips", str(kodak5_dir()), str(kodak5_dir(True))]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -133,9 +134,9 @@ def test_score_command(capsys, kodak5_pairs):
 
 
 def test_scenario_reports_lpips_fid_and_kid(tmp_path, tiny_scenario):
-    from gscsim.results import read_csv
-    from gscsim.runner import run_loaded
-    from gscsim.scenario import validate
+    from gscsim.io import read_csv
+    from gscsim.run.runner import run_loaded
+    from gscsim.run.scenario import validate
 
     tiny_scenario["metrics"] = ["psnr", "lpips", "fid"]              # FID brings KID along
     tiny_scenario["channels"] = [{"name": "awgn"}]
@@ -156,7 +157,7 @@ def test_scenario_reports_lpips_fid_and_kid(tmp_path, tiny_scenario):
 def test_kodak_folder_needs_all_24(tmp_path):
     from PIL import Image
 
-    from gscsim.datasets import Kodak
+    from gscsim.data.datasets import Kodak
 
     Image.new("RGB", (8, 8)).save(tmp_path / "kodim01.png")
     with pytest.raises(FileNotFoundError, match="lacks Kodak images kodim02"):

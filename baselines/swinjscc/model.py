@@ -17,9 +17,9 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
+from gscsim.nn.modnet import modnet_gains, modnet_layers
 from gscsim.nn.swin import PatchExpanding, PatchMerging, SwinBlock, init_weights
 
-MODNET_LAYERS = 7
 DOWNSAMPLING = 16
 
 
@@ -56,37 +56,6 @@ def cbr_of(channels: int) -> float:
 def channels_for(cbr: float) -> int:
     """Latent channels C kept at bandwidth ratio `cbr` (rounded down so the budget holds)."""
     return math.floor(cbr * 2 * 3 * DOWNSAMPLING ** 2 + 1e-9)
-
-
-class AdaptiveModulator(nn.Module):
-    """A scalar side value (SNR in dB, or rate C) -> per-feature gains in (0, 1)."""
-
-    def __init__(self, width: int):
-        super().__init__()
-        self.fc = nn.Sequential(nn.Linear(1, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
-                                nn.Linear(width, width), nn.Sigmoid())
-
-    def forward(self, value: torch.Tensor) -> torch.Tensor:
-        return self.fc(value)
-
-
-def modnet_layers(dim: int, hidden: int) -> tuple[nn.ModuleList, nn.ModuleList]:
-    """The two lists of a ModNet: 7 modulators and 8 linear layers dim -> hidden ... -> dim."""
-    modulators = nn.ModuleList(AdaptiveModulator(hidden) for _ in range(MODNET_LAYERS))
-    linears = nn.ModuleList([nn.Linear(dim, hidden)] + [
-        nn.Linear(hidden, dim if i == MODNET_LAYERS - 1 else hidden) for i in range(MODNET_LAYERS)])
-    return modulators, linears
-
-
-def modnet_gains(x: torch.Tensor, value: torch.Tensor, modulators: nn.ModuleList,
-                 linears: nn.ModuleList) -> torch.Tensor:
-    """Per-token, per-channel gains in (0, 1) [B, L, C] for tokens x [B, L, C] at side value
-    `value` [B]. As in the paper's code, the gains see x without gradient."""
-    side = value.to(x.dtype).view(-1, 1)
-    hidden = x.detach()
-    for linear, modulator in zip(linears, modulators):
-        hidden = linear(hidden) * modulator(side).unsqueeze(1)
-    return torch.sigmoid(linears[-1](hidden))
 
 
 class PatchEmbed(nn.Module):

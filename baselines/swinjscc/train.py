@@ -19,13 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
 from gscsim.conventions import parse_ratio
-from gscsim.training import (DataConfig, ImageSource, LoopConfig, RunState, load_config,
-                             save_atomic, shipped_config, warmup_cosine, with_overrides)
+from gscsim.io import load_yaml, save_torch
+from gscsim.training.config import LoopConfig, with_overrides
+from gscsim.training.data import DataConfig, ImageSource
+from gscsim.training.loop import RunState, warmup_cosine
 
-from .model import ModelConfig, SwinJSCC, cbr_of, channels_for
+from gscsim.baselines.swinjscc.zoo import CHECKPOINT_FORMAT, checkpoint_path, config_path
+from gscsim.baselines.swinjscc.model import ModelConfig, SwinJSCC, cbr_of, channels_for
 
-CONFIG_DIR = Path(__file__).parent / "configs"
-CHECKPOINT_FORMAT = "gscsim-swinjscc-1"
 
 
 class TrainConfig(LoopConfig):
@@ -44,11 +45,6 @@ class SwinJSCCConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig
-
-
-def config_path(name_or_path: str | Path) -> Path:
-    """A config file path, or the name of one shipped in baselines/swinjscc/configs."""
-    return shipped_config(name_or_path, CONFIG_DIR)
 
 
 def distortion(recon: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
@@ -86,7 +82,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     """Run (or resume) a training; `steps` and `data` (an image folder) override the config.
     Returns the path of the final model.pt."""
     path = config_path(config)
-    cfg: SwinJSCCConfig = load_config(path, SwinJSCCConfig)
+    cfg: SwinJSCCConfig = load_yaml(path, SwinJSCCConfig)
     tc = with_overrides(cfg.train, steps, data)
     rates = tc.rates or cfg.model.rates
     eval_channels = channels_for(parse_ratio(tc.eval_cbr))
@@ -95,8 +91,6 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     torch.manual_seed(tc.seed)
     model = SwinJSCC(cfg.model).to(device)
     if tc.init:
-        from .transceiver import checkpoint_path
-
         start = torch.load(checkpoint_path(tc.init), map_location=device, weights_only=True)
         model.load_state_dict(start["state_dict"])
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
@@ -147,7 +141,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device) / 2**30
         meta["machine"] += f", peak memory {peak:.1f} GiB"
-    save_atomic({"format": CHECKPOINT_FORMAT, "config": cfg.model.model_dump(mode="json"),
+    save_torch({"format": CHECKPOINT_FORMAT, "config": cfg.model.model_dump(mode="json"),
                  "state_dict": model.state_dict(), "meta": meta}, final)
     write_card(final.with_suffix(".md"), run_dir.name, cfg.model, meta, eval_channels)
     return final
@@ -157,13 +151,13 @@ def write_card(path: Path, title: str, model_cfg: ModelConfig, meta: dict,
                eval_channels: int) -> None:
     """The model card of a finished run: architecture, command, data, steps, seed, wall time
     and validation PSNR (evaluations on test sets are added where the checkpoint is published)."""
-    from gscsim.results import write_atomic
+    from gscsim.io import write_text
 
     n_params = sum(p.numel() for p in SwinJSCC(model_cfg).parameters())
     t = meta["train"]
     val = ", ".join(f"{k.removeprefix('val_psnr_')}: {v:.2f} dB"
                     for k, v in meta["validation"].items())
-    write_atomic(path, "\n".join([
+    write_text(path, "\n".join([
         f"# {title}", "",
         f"SwinJSCC (SNR- and rate-adaptive), {n_params:,} parameters; dims {model_cfg.embed_dims},"
         f" depths {model_cfg.depths}, heads {model_cfg.num_heads}, window {model_cfg.window}, "

@@ -14,52 +14,17 @@ from __future__ import annotations
 
 import math
 import warnings
-from functools import lru_cache
 from pathlib import Path
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from gscsim.plugins import Batch, LinkContext, Received, Transceiver
-from gscsim.training import load_config, zoo_checkpoint
 
-from .model import ModelConfig, SwinJSCC, cbr_of, channels_for
-from .train import CHECKPOINT_FORMAT, SwinJSCCConfig, config_path
+from gscsim.baselines.swinjscc.model import SwinJSCC, cbr_of, channels_for
+from gscsim.baselines.swinjscc.zoo import checkpoint_path, load_model
 
 STREAM = "latent"
-
-
-def checkpoint_path(name_or_path: str) -> Path:
-    """A zoo checkpoint name (e.g. swinjscc-tiny-photos) or a file path -> existing path."""
-    return zoo_checkpoint(name_or_path, "swinjscc.checkpoint", "swinjscc",
-                          "Train one with `gscsim train swinjscc --config tiny-photos` and pass "
-                          "the path of its model.pt, or pass an official SwinJSCC .model file "
-                          "with config: base")
-
-
-@lru_cache(maxsize=4)
-def load_model(checkpoint: str, config: str | None = None, device: str = "cpu") -> SwinJSCC:
-    """Build and load a SwinJSCC. gscsim checkpoints carry their config; an official state_dict
-    (e.g. SwinJSCC_w_SAandRA_AWGN_HRimage_cbr_psnr_snr.model) needs `config` (small, base, large
-    or a config file) and loads with strict=True."""
-    path = checkpoint_path(checkpoint)
-    obj = torch.load(path, map_location=device, weights_only=True)
-    if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT:
-        cfg, state = ModelConfig(**obj["config"]), obj["state_dict"]
-    else:
-        if config is None:
-            raise ValueError(f"swinjscc.config: {path} is a bare state_dict (an official "
-                             f"checkpoint?); say which architecture it is: config: base (or "
-                             f"small, large, or a config file)")
-        cfg = load_config(config_path(config), SwinJSCCConfig).model
-        state = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
-    model = SwinJSCC(cfg).to(device)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise ValueError(f"swinjscc.checkpoint: {path} does not fit the {cfg.embed_dims} / "
-                         f"{cfg.depths} architecture: {str(err)[:400]}") from None
-    return model.eval()
 
 
 def size_multiple(model: SwinJSCC) -> int:

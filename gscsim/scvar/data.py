@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from gscsim.nn.vqvae import VQVAE
-from gscsim.scenes.shards import SceneSplit
-from gscsim.training import save_atomic
+from gscsim.scvar.vqvae import VQVAE
+from gscsim.data.scenes.shards import SceneSplit
+from gscsim.io import save_torch
 
 
 class SceneTokens(SceneSplit):
@@ -18,7 +18,7 @@ class SceneTokens(SceneSplit):
 
     def __init__(self, split: str, count: int, vae: VQVAE, cache: Path | None,
                  progress: bool = True):
-        from gscsim.text import embed
+        from gscsim.nn.text_encoder import embed
 
         super().__init__(split, count, vae.cfg.img_size, progress)
         fingerprint = float(vae.quantize.embedding.weight.detach().double().sum())  # which VQ-VAE
@@ -36,7 +36,7 @@ class SceneTokens(SceneSplit):
         self.embeddings = torch.cat([embed(self.captions[i:i + 512])
                                      for i in range(0, count, 512)]).half()
         if cache is not None:
-            save_atomic({"tokens": self.tokens, "embeddings": self.embeddings,
+            save_torch({"tokens": self.tokens, "embeddings": self.embeddings,
                          "fingerprint": fingerprint}, cache)
 
     def __len__(self) -> int:

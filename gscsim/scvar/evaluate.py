@@ -2,28 +2,17 @@
 semantic_acc and FID, with and without the text parameters."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
-from gscsim.lpips import LPIPSAlex
-from gscsim.metrics import PSNR
-from gscsim.nn.vqvae import VQVAE
-from gscsim.scenes.attributes import f1, f1_by_group, recognised
+from gscsim.metrics.lpips import LPIPSAlex
+from gscsim.metrics.pixel import PSNR
+from gscsim.scvar.vqvae import VQVAE
+from gscsim.data.scenes.attributes import f1, f1_by_group, recognised
 
-from .data import SceneTokens
-from .model import SCVAR, Text2Para
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How tokens are drawn: top_k 1 is greedy; cfg_scale 0 is no guidance."""
-
-    top_k: int = 1
-    top_p: float = 0.0
-    temperature: float = 1.0
-    cfg_scale: float = 0.0
+from gscsim.scvar.data import SceneTokens
+from gscsim.scvar.model import SCVAR, Sampling, Text2Para
 
 
 @torch.no_grad()
@@ -57,7 +46,7 @@ def score(reference: torch.Tensor, generated: torch.Tensor, fid: bool = True
     out.update({f"semantic_acc.{name}": value
                 for name, value in f1_by_group(truth, found).items()})
     if fid:
-        from gscsim.fid import frechet_distance, inception_features
+        from gscsim.metrics.fid import frechet_distance, inception_features
 
         out["fid"] = frechet_distance(inception_features(reference),
                                       inception_features(generated))

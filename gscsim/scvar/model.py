@@ -14,16 +14,27 @@ free guidance, and the "without text" ablation).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from gscsim.nn.var import VAR, VARConfig
-from gscsim.nn.vqvae import VQVAE
-from gscsim.scenes.dataset import FAR_DEPTH_M
-from gscsim.text import EMBEDDING_DIM
+from gscsim.scvar.var import VAR, VARConfig
+from gscsim.scvar.vqvae import VQVAE
+from gscsim.data.scenes.dataset import FAR_DEPTH_M
+from gscsim.nn.text_encoder import EMBEDDING_DIM
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How tokens are drawn: top_k 1 is greedy; cfg_scale 0 is no guidance."""
+
+    top_k: int = 1
+    top_p: float = 0.0
+    temperature: float = 1.0
+    cfg_scale: float = 0.0
 
 
 class SCVARConfig(BaseModel):

@@ -17,12 +17,15 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
-from gscsim.nn.vqvae import VQVAE, VQVAEConfig, parameter_count
-from gscsim.results import write_atomic
-from gscsim.training import (DataConfig, ImageSource, LoopConfig, RunState, load_config,
-                             save_atomic, shipped_config, warmup_cosine, with_overrides)
+from gscsim.nn import parameter_count
+from gscsim.scvar.vqvae import VQVAE, VQVAEConfig
+from gscsim.io import write_text
+from gscsim.io import load_yaml, save_torch
+from gscsim.training.config import LoopConfig, shipped_config, with_overrides
+from gscsim.training.data import DataConfig, ImageSource
+from gscsim.training.loop import RunState, warmup_cosine
 
-from .zoo import VQVAE_FORMAT
+from gscsim.scvar.zoo import VQVAE_FORMAT
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -68,7 +71,7 @@ def reconstruction_quality(vae: VQVAE, images: torch.Tensor, batch: int = 64
 
 def test_images(count: int, size: int) -> torch.Tensor:
     """The first `count` scenes of the test split, float [N, 3, size, size] in [0, 1]."""
-    from gscsim.scenes.shards import cached_split
+    from gscsim.data.scenes.shards import cached_split
 
     images = cached_split("test", count, size, progress=False)["images"]
     return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
@@ -78,7 +81,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
           restart: bool = False, progress: bool = True) -> Path:
     """Run (or resume) a VQ-VAE training; returns the path of the final model.pt."""
     path = shipped_config(config, CONFIG_DIR)
-    cfg: VQVAERunConfig = load_config(path, VQVAERunConfig)
+    cfg: VQVAERunConfig = load_yaml(path, VQVAERunConfig)
     tc = with_overrides(cfg.train, steps, data)
     device, run_dir = torch.device(tc.device), Path(out)
     torch.manual_seed(tc.seed)
@@ -126,7 +129,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
             "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {device}",
             "train": tc.model_dump(mode="json"), "test": test}
     final = run_dir / "model.pt"
-    save_atomic({"format": VQVAE_FORMAT, "config": cfg.model.model_dump(mode="json"),
+    save_torch({"format": VQVAE_FORMAT, "config": cfg.model.model_dump(mode="json"),
                  "state_dict": vae.state_dict(), "meta": meta}, final)
     write_card(final.with_suffix(".md"), run_dir.name, vae, meta)
     return final
@@ -150,5 +153,5 @@ def write_card(path: Path, title: str, vae: VQVAE, meta: dict) -> None:
     if test:
         lines.append(f"- evaluation on scenes test split 0..{t['test_count'] - 1}: reconstruction "
                      f"PSNR **{test['psnr']:.2f} dB**, codebook usage {test['code_usage']:.1%}")
-    write_atomic(path, "\n".join(lines + [""]))
+    write_text(path, "\n".join(lines + [""]))
 

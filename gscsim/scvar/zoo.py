@@ -7,9 +7,10 @@ from pathlib import Path
 
 import torch
 
-from gscsim.nn.var import VAR, VARConfig
-from gscsim.nn.vqvae import VQVAE, VQVAEConfig
-from gscsim.training import bundle_reference, referenced_checkpoint, zoo_checkpoint
+from gscsim.scvar.model import SCVAR, Sampling, SCVARConfig, Text2Para
+from gscsim.scvar.var import VAR, VARConfig
+from gscsim.scvar.vqvae import VQVAE, VQVAEConfig
+from gscsim.zoo import bundle_reference, load_bundle, referenced_checkpoint, zoo_checkpoint
 
 VQVAE_FORMAT = "gscsim-vqvae-1"
 SCVAR_FORMAT = "gscsim-scvar-1"
@@ -53,14 +54,8 @@ def scvar_files(name_or_path: str) -> list[Path]:
 def load_scvar(name_or_path: str, device: str = "cpu"):
     """A trained SCVAR bundle -> (SCVAR, Text2Para, its VQ-VAE, default Sampling), all in eval
     mode."""
-    from .evaluate import Sampling
-    from .model import SCVAR, SCVARConfig, Text2Para
-
     path = checkpoint_path(name_or_path, "scvar")
-    obj = torch.load(path, map_location=device, weights_only=True)
-    if not (isinstance(obj, dict) and obj.get("format") == SCVAR_FORMAT):
-        raise ValueError(f"scvar: {path} is not a gscsim SCVAR checkpoint (format "
-                         f"{SCVAR_FORMAT}); train one with `gscsim train scvar`")
+    obj = load_bundle(path, SCVAR_FORMAT, "scvar", "gscsim train scvar", device)
     cfg = SCVARConfig(**obj["config"])
     model, text2para = SCVAR(cfg).to(device), Text2Para(params=cfg.text_params).to(device)
     model.load_state_dict(obj["state_dict"], strict=True)

@@ -23,7 +23,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from gscsim.baselines.swinjscc.model import modnet_gains, modnet_layers
+from gscsim.nn.modnet import modnet_gains, modnet_layers
 from gscsim.nn.swin import SwinBlock, init_weights
 
 ENCODER_STRIDES = (2, 2, 2, 1)       # 4 visual encoder blocks: the token map is S/8 on a side

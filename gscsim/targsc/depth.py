@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gscsim.scenes.dataset import FAR_DEPTH_M
+from gscsim.data.scenes.dataset import FAR_DEPTH_M
 
 
 def to_metres(features: torch.Tensor) -> torch.Tensor:

@@ -32,21 +32,21 @@ from torch import nn
 from tqdm import tqdm
 
 from gscsim.conventions import symbol_budget
-from gscsim.nn.vqvae import parameter_count
-from gscsim.results import write_atomic
-from gscsim.scenes.shards import SceneSplit
+from gscsim.nn import parameter_count
+from gscsim.io import write_text
+from gscsim.data.scenes.shards import SceneSplit
 from gscsim.scvar.model import SCVAR, depth_features
-from gscsim.training import (LoopConfig, RunState, load_config, save_atomic, shipped_config,
-                             warmup_cosine)
+from gscsim.io import load_yaml, save_torch
+from gscsim.training.config import LoopConfig, shipped_config
+from gscsim.training.loop import RunState, warmup_cosine
 
-from .codec import (CodecConfig, DepthCodec, TextDecoder, add_noise, receive_latent,
+from gscsim.targsc.codec import (CodecConfig, DepthCodec, TextDecoder, add_noise, receive_latent,
                     send_latent)
-from .depth import DepthUNet, abs_rel, to_metres
+from gscsim.targsc.depth import DepthUNet, abs_rel, to_metres
+from gscsim.targsc.zoo import TARGSC_FORMAT, TEXT_SYMBOLS
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-TARGSC_FORMAT = "gscsim-targsc-4"      # 3: centred text stream; 4: with the text prior
 STAGES = ("unet", "codec", "text")    # in training order
-TEXT_SYMBOLS = 3                       # 6 text parameters as 3 complex symbols
 REPORT_SNRS = (-13.0, -5.0, 1.0, 10.0)
 REPORT_CBR = 1 / 48
 
@@ -210,12 +210,12 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     """Run (or resume) the three stages; returns the path of the final model.pt. `steps`
     overrides every stage's step count."""
     from gscsim.scvar.zoo import load_scvar
-    from gscsim.text import embed
+    from gscsim.nn.text_encoder import embed
 
     if data is not None:
         raise ValueError("gscsim train targsc trains on the scene set; --data does not apply")
     path = shipped_config(config, CONFIG_DIR)
-    cfg: TarGSCRunConfig = load_config(path, TarGSCRunConfig)
+    cfg: TarGSCRunConfig = load_yaml(path, TarGSCRunConfig)
     tc, mc = cfg.train, cfg.model
     if steps is not None:
         tc = tc.model_copy(update={s: getattr(tc, s).model_copy(update={"steps": steps})
@@ -286,7 +286,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
             "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
             "train": tc.model_dump(mode="json"), "test": test}
     final = run_dir / "model.pt"
-    save_atomic({"format": TARGSC_FORMAT, "config": mc.model_dump(mode="json"),
+    save_torch({"format": TARGSC_FORMAT, "config": mc.model_dump(mode="json"),
                  "scvar": tc.scvar, "unet": unet.state_dict(), "codec": codec.state_dict(),
                  "text_decoder": decoder.state_dict(), "text_prior": decoder.prior,
                  "meta": meta}, final)
@@ -337,4 +337,4 @@ def write_card(path: Path, title: str, mc: CodecConfig, parts: tuple[nn.Module, 
                          f"{test[f'mse_raw_{snr:g}dB']:.3f} | "
                          f"{test[f'mse_decoded_{snr:g}dB']:.3f} | "
                          f"{test[f'mse_prior_{snr:g}dB']:.3f} |")
-    write_atomic(path, "\n".join(lines + [""]))
+    write_text(path, "\n".join(lines + [""]))

@@ -17,69 +17,22 @@ learned null text: the paper's ablation.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gscsim.nn.vqvae import VQVAE
 from gscsim.plugins import Batch, LinkContext, Received, Transceiver
-from gscsim.scvar.evaluate import Sampling
-from gscsim.scvar.model import SCVAR, Text2Para
-from gscsim.scvar.zoo import load_scvar, scvar_files
-from gscsim.text import embed
-from gscsim.training import bundle_reference, referenced_checkpoint, zoo_checkpoint
+from gscsim.scvar.zoo import scvar_files
+from gscsim.nn.text_encoder import embed
+from gscsim.zoo import bundle_reference
 
-from .codec import (CodecConfig, DepthCodec, TextDecoder, from_symbols, receive_latent,
-                    send_latent, to_symbols)
-from .depth import DepthUNet, to_metres
-from .train import TARGSC_FORMAT, TEXT_SYMBOLS
+from gscsim.targsc.codec import from_symbols, receive_latent, send_latent, to_symbols
+from gscsim.targsc.depth import to_metres
+from gscsim.targsc.zoo import TEXT_SYMBOLS, TarGSCModels, checkpoint_path, load_models
 
 IMAGE_STREAM, TEXT_STREAM = "image", "text"
-
-
-@dataclass(frozen=True)
-class TarGSCModels:
-    """Everything TarGSC runs, in eval mode: the link's parts and the frozen generator."""
-
-    config: CodecConfig
-    unet: DepthUNet
-    codec: DepthCodec
-    text_decoder: TextDecoder
-    scvar: SCVAR
-    text2para: Text2Para
-    vae: VQVAE
-    sampling: Sampling
-
-
-def checkpoint_path(name_or_path: str) -> Path:
-    """A zoo checkpoint name (e.g. targsc-scenes64) or a file path -> existing path."""
-    return zoo_checkpoint(name_or_path, "targsc.checkpoint", "targsc",
-                          "Train one with `gscsim train targsc --config targsc-scenes64` and "
-                          "pass the path of its model.pt")
-
-
-@lru_cache(maxsize=2)
-def load_models(name_or_path: str, device: str = "cpu") -> TarGSCModels:
-    """A TarGSC bundle (gscsim train targsc) and the SCVAR checkpoint it names."""
-    path = checkpoint_path(name_or_path)
-    obj = torch.load(path, map_location=device, weights_only=True)
-    if not (isinstance(obj, dict) and obj.get("format") == TARGSC_FORMAT):
-        raise ValueError(f"targsc.checkpoint: {path} is not a gscsim TarGSC checkpoint (format "
-                         f"{TARGSC_FORMAT}); train one with `gscsim train targsc`")
-    cfg = CodecConfig(**obj["config"])
-    unet, codec = DepthUNet(cfg.unet_widths), DepthCodec(cfg)
-    decoder = TextDecoder(cfg.text_params, cfg.text_hidden)
-    for module, key in ((unet, "unet"), (codec, "codec"), (decoder, "text_decoder")):
-        module.load_state_dict(obj[key], strict=True)
-        module.to(device).eval()
-    decoder.set_prior(obj["text_prior"])
-    scvar, text2para, vae, sampling = load_scvar(referenced_checkpoint(obj["scvar"], path),
-                                                 device)
-    return TarGSCModels(cfg, unet, codec, decoder, scvar, text2para, vae, sampling)
 
 
 class TarGSCOptions(BaseModel):

@@ -1,0 +1,83 @@
+"""Where trials run: in-process (`local`), in N local processes (`process`), or on a
+dask.distributed cluster (`dask`: a LocalCluster on 127.0.0.1, or an existing scheduler).
+
+Workers return results to this process, which writes each one to the store as soon as it
+arrives, so a run that is stopped keeps every finished trial. Every trial seeds its own
+generators, so the numbers do not depend on the executor or the order of completion.
+"""
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+
+from gscsim.run.link import run_trial
+from gscsim.run.scenario import Scenario, Trial
+
+EXECUTORS = ("local", "process", "dask")
+
+
+def _run_in_worker(scenario: Scenario, trial: Trial, search_dir: Path | None,
+                   threads: int) -> dict[str, Any]:
+    torch.set_num_threads(threads)
+    return run_trial(scenario, trial, search_dir)
+
+
+def execute(scenario: Scenario, trials: list[Trial], on_result: Callable[[dict[str, Any]], None],
+            executor: str = "local", workers: int = 1, scheduler: str | None = None,
+            search_dir: Path | None = None) -> None:
+    """Run `trials`, calling `on_result(result)` in this process as each finishes."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor '{executor}'; choose one of {', '.join(EXECUTORS)}")
+    if executor == "local" and workers > 1:
+        executor = "process"
+    runner = {"local": _local, "process": _processes, "dask": _dask}[executor]
+    for result in runner(scenario, trials, workers, scheduler, search_dir):
+        on_result(result)
+
+
+def _local(scenario, trials, workers, scheduler, search_dir) -> Iterator[dict[str, Any]]:
+    for trial in trials:
+        yield run_trial(scenario, trial, search_dir)
+
+
+def _threads_per_worker(workers: int) -> int:
+    return max(1, torch.get_num_threads() // max(1, workers))
+
+
+def _processes(scenario, trials, workers, scheduler, search_dir) -> Iterator[dict[str, Any]]:
+    context = multiprocessing.get_context("spawn")  # fork after torch threads start can deadlock
+    threads = _threads_per_worker(workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(_run_in_worker, scenario, t, search_dir, threads) for t in trials]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _dask(scenario, trials, workers, scheduler, search_dir) -> Iterator[dict[str, Any]]:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed as dask_completed
+    except ImportError as err:  # pragma: no cover - dask is a core dependency
+        raise RuntimeError("--executor dask needs dask.distributed: "
+                           "pip install 'dask[distributed]'"
+                           ) from err
+    threads = _threads_per_worker(workers)
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = [client.submit(_run_in_worker, scenario, t, search_dir, threads, pure=False)
+                   for t in trials]
+        for future in dask_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,239 @@
+"""One trial: every frame of the dataset through encode -> power normalisation -> channel ->
+decode -> metrics, batch by batch. Returns plain records; the results store persists them."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from gscsim import registry, seeding, weights
+from gscsim.conventions import achieved_cbr, average_power, normalize_power, symbol_budget
+from gscsim.plugins import (Batch, Channel, Dataset, Decoded, LinkContext, Metric, Received,
+                      Transceiver)
+from gscsim.run.scenario import Scenario, Trial, seed_key, trial_id
+
+
+class BudgetExceeded(RuntimeError):
+    """A transceiver sent more channel uses than the CBR budget allows."""
+
+
+class TrialError(RuntimeError):
+    """A plugin misbehaved during a trial (NaN output, wrong shape, ...)."""
+
+
+@dataclass
+class Plugins:
+    transceiver: Transceiver
+    channel: Channel
+    dataset: Dataset
+    metrics: dict[str, Metric]          # per frame
+    set_metrics: dict[str, Metric]      # per trial (FID, KID)
+
+    def weights(self) -> list[Path]:
+        """Every weight file the trial's results depend on (gscsim.weights)."""
+        plugins = [self.transceiver, self.channel, self.dataset, *self.metrics.values(),
+                   *self.set_metrics.values()]
+        return [path for plugin in plugins for path in plugin.weights()]
+
+
+def build_plugins(scenario: Scenario, trial: Trial, search_dir: Path | None = None) -> Plugins:
+    def make(kind: str, name: str, options: dict[str, Any]):
+        cls = registry.resolve(kind, name, search_dir)
+        return cls(cls.Options.model_validate(options))
+
+    metrics = {m: make("metrics", m, {}) for m in scenario.metrics}
+    return Plugins(
+        transceiver=make("transceivers", trial.transceiver_name, trial.transceiver_options),
+        channel=make("channels", trial.channel_name, trial.channel_options),
+        dataset=make("datasets", scenario.dataset.name, scenario.dataset.options),
+        metrics={n: m for n, m in metrics.items() if not m.per_set},
+        # FID computes KID from the same features: a separate KID would run Inception twice
+        set_metrics={n: m for n, m in metrics.items()
+                     if m.per_set and not (n == "kid" and "fid" in metrics)},
+    )
+
+
+def reference_key(scenario: Scenario, indices: Sequence[int]) -> str:
+    """Names the reference frames of a set metric (for its on-disk cache)."""
+    return json.dumps({"dataset": scenario.dataset.model_dump(mode="json"),
+                       "frames": list(indices)}, sort_keys=True)
+
+
+def compute_set_metrics(set_metrics: dict[str, Metric]) -> dict[str, float]:
+    """{column: value} of every set metric (FID reports KID beside it)."""
+    values: dict[str, float] = {}
+    for metric in set_metrics.values():
+        values.update(metric.compute())
+    return values
+
+
+def run_trial(scenario: Scenario, trial: Trial, search_dir: Path | None = None,
+              plugins: Plugins | None = None) -> dict[str, Any]:
+    """Run one trial; returns {"id", "trial", "frames": [record, ...], "wall_s"}.
+
+    Without a `timing` section every dataset frame goes through the link once; with one, the
+    trial is a timed simulation of all its links (gscsim.run.timed) and records gain timestamps.
+    """
+    if scenario.timing is not None:
+        from gscsim.run.timed import run_timed_trial
+
+        return run_timed_trial(scenario, trial, search_dir)
+    started = time.perf_counter()
+    plugins = plugins or build_plugins(scenario, trial, search_dir)
+    indices = range(len(plugins.dataset))
+    for metric in plugins.set_metrics.values():
+        metric.reset(reference_key(scenario, indices))
+    records = run_frames(scenario, trial, plugins, indices, key=seed_key(scenario, trial))
+    return {"id": trial_id(scenario, trial), "trial": trial.to_dict(), "frames": records,
+            "set_metrics": compute_set_metrics(plugins.set_metrics),
+            "weights": weights.digests(plugins.weights()),
+            "wall_s": time.perf_counter() - started}
+
+
+def run_frames(scenario: Scenario, trial: Trial, plugins: Plugins, frame_indices: Sequence[int],
+               key: str, max_retransmissions: int = 0) -> list[dict[str, Any]]:
+    """Send the dataset frames `frame_indices` through the link, batch by batch.
+
+    `key` salts every random draw (the trial's seed key, plus a link name for multi-link trials).
+    Each record holds the frame id, every metric, the achieved CBR, the channel uses sent, the
+    mean transmit power before normalisation, the number of transmission attempts (ARQ), the
+    frame's integrity flag when the transceiver reports one, and the encode / channel / decode /
+    metrics wall seconds (a batch's time shared equally among its frames; all attempts summed).
+    """
+    device = torch.device(scenario.device)
+    indices = list(frame_indices)
+    records: list[dict[str, Any]] = []
+    for batch_index, start in enumerate(range(0, len(indices), scenario.batch_size)):
+        frames = [plugins.dataset[i] for i in indices[start:start + scenario.batch_size]]
+        depth = (torch.stack([f.depth for f in frames]).to(device)
+                 if all(f.depth is not None for f in frames) else None)
+        batch = Batch(images=torch.stack([f.image for f in frames]).to(device),
+                      captions=[f.caption for f in frames], ids=[f.id for f in frames],
+                      depth=depth)
+        records += _run_batch(trial, key, batch_index, batch, plugins, max_retransmissions)
+    return records
+
+
+def _context(trial: Trial, key: str, batch_index: int, shape: tuple[int, int, int],
+             channel: Channel, device: torch.device, batch_size: int) -> LinkContext:
+    return LinkContext(total_budget=symbol_budget(trial.cbr, shape), image_shape=shape,
+                       cbr=trial.cbr, snr_db=trial.snr_db, stream_snr_db=dict(trial.stream_snr_db),
+                       overhead=channel.overhead_symbols,
+                       generator=seeding.generator(trial.seed, key, batch_index, "transceiver",
+                                                   device=device),
+                       device=device, batch_size=batch_size)
+
+
+def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: Plugins,
+               max_retransmissions: int) -> list[dict[str, Any]]:
+    tx, channel = plugins.transceiver, plugins.channel
+    shape = tuple(batch.images.shape[1:])
+    b = len(batch)
+    ctx = _context(trial, key, batch_index, shape, channel, batch.images.device, b)
+
+    t0 = time.perf_counter()
+    streams = tx.encode(batch, ctx)
+    t_encode = time.perf_counter() - t0
+    lengths = {name: _check_stream(trial, name, x, b) for name, x in streams.items()}
+    sent = sum(n + channel.overhead_symbols(n) for n in lengths.values())
+    if sent > ctx.total_budget:
+        raise BudgetExceeded(
+            f"transceiver '{trial.transceiver}' sent {sent} channel uses per image (streams "
+            f"{lengths}, pilots included) but CBR {trial.cbr:.5g} at {shape} allows "
+            f"{ctx.total_budget}")
+    energy = torch.zeros(b, dtype=torch.float64)
+    for name, x in streams.items():
+        energy += average_power(x).double().cpu() * lengths[name] if lengths[name] else 0.0
+    normalised = {name: normalize_power(x) for name, x in streams.items() if lengths[name]}
+
+    def send(rows: torch.Tensor | slice, attempt: int) -> dict[str, Received]:
+        received = {}
+        for name in sorted(normalised):
+            g = seeding.generator(trial.seed, key, batch_index, "channel", name,
+                                  *(("retransmission", attempt) if attempt else ()),
+                                  device=normalised[name].device)
+            received[name] = channel.transmit(normalised[name][rows], ctx.snr_for(name), g)
+        return received
+
+    t0 = time.perf_counter()
+    received = send(slice(None), 0)
+    t_channel = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    images, ok, captions = _unpack(trial, tx.decode(received, ctx), batch.images)
+    t_decode = torch.full((b,), (time.perf_counter() - t0) / b, dtype=torch.float64)
+    attempts = torch.ones(b, dtype=torch.int64)
+
+    for attempt in range(1, max_retransmissions + 1):       # ARQ: resend frames that failed
+        if ok is None or bool(ok.all()):
+            break
+        failed = (~ok).nonzero().flatten()
+        t0 = time.perf_counter()
+        received = send(failed, attempt)
+        t_channel += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        retry_ctx = replace(ctx, batch_size=len(failed))
+        retry, retry_ok, retry_captions = _unpack(trial, tx.decode(received, retry_ctx),
+                                                  batch.images[failed])
+        t_decode[failed] += (time.perf_counter() - t0) / len(failed)
+        images[failed], ok[failed] = retry, retry_ok
+        if captions is not None and retry_captions is not None:
+            for row, caption in zip(failed.tolist(), retry_captions):
+                captions[row] = caption
+        attempts[failed] += 1
+
+    t0 = time.perf_counter()
+    values = {name: (metric(batch.captions, captions) if metric.inputs == "captions"
+                     else metric(batch.images, images.to(batch.images.device))).cpu().tolist()
+              for name, metric in plugins.metrics.items()}
+    for metric in plugins.set_metrics.values():
+        metric.update(batch.images, images)
+    t_metrics = time.perf_counter() - t0
+    n_payload = sum(lengths.values())
+    rows = []
+    for i in range(b):
+        row = {"frame": batch.ids[i], **{m: v[i] for m, v in values.items()},
+               "achieved_cbr": achieved_cbr(sent, shape), "symbols": sent,
+               "tx_power": float(energy[i] / n_payload) if n_payload else 0.0,
+               "attempts": int(attempts[i])}
+        if ok is not None:
+            row["frame_ok"] = bool(ok[i])
+        row.update({"encode_s": t_encode / b, "channel_s": t_channel / b,
+                    "decode_s": float(t_decode[i]), "metrics_s": t_metrics / b})
+        rows.append(row)
+    return rows
+
+
+def _unpack(trial: Trial, decoded: torch.Tensor | Decoded, reference: torch.Tensor
+            ) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None]:
+    """Images, per-frame integrity flags and received captions (None when not reported)."""
+    if not isinstance(decoded, Decoded):
+        decoded = Decoded(decoded)
+    _check_decoded(trial, decoded.images, reference)
+    ok = None if decoded.frame_ok is None else decoded.frame_ok.to(torch.bool).cpu().clone()
+    captions = None if decoded.captions is None else list(decoded.captions)
+    return decoded.images.clone(), ok, captions
+
+
+def _check_stream(trial: Trial, name: str, x: torch.Tensor, batch: int) -> int:
+    if not (isinstance(x, torch.Tensor) and x.is_complex() and x.dim() == 2
+            and x.shape[0] == batch):
+        raise TrialError(f"transceiver '{trial.transceiver}': stream '{name}' must be a complex "
+                         f"tensor [B={batch}, N]; got {getattr(x, 'dtype', type(x))} "
+                         f"{tuple(getattr(x, 'shape', ()))}")
+    if not torch.isfinite(torch.view_as_real(x)).all():
+        raise TrialError(f"transceiver '{trial.transceiver}': stream '{name}' holds NaN or inf")
+    return int(x.shape[1])
+
+
+def _check_decoded(trial: Trial, decoded: torch.Tensor, reference: torch.Tensor) -> None:
+    if not isinstance(decoded, torch.Tensor) or decoded.shape != reference.shape:
+        raise TrialError(f"transceiver '{trial.transceiver}': decode must return images of shape "
+                         f"{tuple(reference.shape)}; got {tuple(getattr(decoded, 'shape', ()))}")
+    if not torch.isfinite(decoded).all():
+        raise TrialError(f"transceiver '{trial.transceiver}' decoded NaN or inf pixels at "
+                         f"SNR {trial.snr_db} dB, CBR {trial.cbr:.5g}, channel '{trial.channel}'")
+

@@ -1,0 +1,190 @@
+"""Curves from summary.csv: a metric against SNR or CBR, one line per transceiver, one panel
+per combination of the other varying keys (channel, CBR, ...), 95% CI error bars; PNG and PDF."""
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from gscsim import registry  # noqa: E402
+from gscsim.run.results import STAT_COLUMNS  # noqa: E402
+from gscsim.io import read_csv  # noqa: E402
+
+AXIS_LABELS = {
+    "snr_db": "SNR $E_s/N_0$ [dB]",
+    "cbr": "CBR [channel uses / source value]",
+    "psnr": "PSNR [dB]",
+    "ssim": "SSIM",
+    "ms_ssim": "MS-SSIM",
+    "achieved_cbr": "achieved CBR",
+    "users": "users (links per receiver)",
+    "latency_s": "latency [s]",
+    "latency_mean_s": "mean latency [s]",
+    "latency_p50_s": "median latency [s]",
+    "latency_p95_s": "95th percentile latency [s]",
+    "latency_p99_s": "99th percentile latency [s]",
+    "throughput_fps": "throughput [frames/s]",
+    "deadline_miss_rate": "deadline miss rate",
+}
+
+
+def label(column: str) -> str:
+    if column in AXIS_LABELS:
+        return AXIS_LABELS[column]
+    if column.startswith("snr_db."):
+        return f"SNR of stream '{column[7:]}' [dB]"
+    try:
+        unit = registry.resolve("metrics", column).unit
+        return f"{column} [{unit}]" if unit else column
+    except registry.PluginError:
+        return column
+
+
+def key_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """Columns that identify trials: in summary.csv every column before `n_frames` (the trial
+    keys, swept options, stream SNRs, link); in frames.csv those that are not statistics."""
+    if not rows:
+        return []
+    columns = list(rows[0])
+    if "n_frames" in columns:
+        return columns[:columns.index("n_frames")]
+    metric_like = {c[:-5] for c in columns if c.endswith("_ci95")}
+    return [c for c in columns if c not in STAT_COLUMNS and not c.endswith("_ci95")
+            and c not in metric_like]
+
+
+def plot(root: str | Path, x: str = "snr_db", y: str = "psnr", hue: str = "transceiver",
+         out_name: str | None = None, where: dict[str, float] | None = None) -> list[Path]:
+    """Draw `y` against `x` from root/summary.csv into root/plots/<name>.png and .pdf, from
+    the rows whose numeric columns equal `where` (e.g. {"cbr": 1/48}; all rows when None).
+
+    Timed trials have a row with link "all" (and one per link when several): unless the hue is
+    `link`, only the "all" rows are drawn."""
+    root = Path(root)
+    rows = _rows(root / "summary.csv", (x, y, hue) + tuple(where or ()))
+    rows = [r for r in rows if all(math.isclose(r[k], v) for k, v in (where or {}).items())]
+    if "link" in rows[0] and hue != "link":
+        rows = [r for r in rows if r["link"] == "all"]
+    keys = [k for k in key_columns(rows) if k != "link" or hue == "link"]
+
+    def draw(ax, chosen, h):
+        line = sorted(chosen, key=lambda r: r[x])
+        err = [r.get(f"{y}_ci95", math.nan) for r in line]
+        ax.errorbar([r[x] for r in line], [r[y] for r in line],
+                    yerr=[0 if not math.isfinite(e) else e for e in err],
+                    marker="o", ms=4, capsize=3, label=str(h))
+
+    title = ", ".join(f"{k}={_short(v)}" for k, v in (where or {}).items()) or None
+    return _figure(root, rows, keys, (x, hue), hue, draw, label(x), label(y),
+                   out_name or f"{y}_vs_{x}", title)
+
+
+def plot_cdf(root: str | Path, column: str = "latency_s", hue: str = "transceiver",
+             out_name: str | None = None) -> list[Path]:
+    """Empirical CDF of a per-frame column of root/frames.csv (e.g. latency_s), one line per
+    `hue` value, one panel per other varying trial key; NaN (dropped frames) left out."""
+    root = Path(root)
+    rows = _rows(root / "frames.csv", (column, hue))
+    summary = read_csv(root / "summary.csv")
+    keys = [k for k in key_columns(summary) if k in rows[0] and k != "link"]
+
+    def draw(ax, chosen, h):
+        values = np.sort([r[column] for r in chosen if math.isfinite(r[column])])
+        if values.size:
+            ax.step(values, np.arange(1, values.size + 1) / values.size, where="post",
+                    label=str(h))
+            if values[0] > 0:
+                ax.set_xscale("log")       # latencies span decades once a server saturates
+
+    return _figure(root, rows, keys, (hue,), hue, draw, label(column), "CDF",
+                   out_name or f"{column}_cdf")
+
+
+def _rows(path: Path, needed: tuple[str, ...]) -> list[dict[str, Any]]:
+    rows = read_csv(path)
+    if not rows:
+        raise ValueError(f"{path} holds no trials yet")
+    for column in needed:
+        if column not in rows[0]:
+            raise ValueError(f"column '{column}' is not in {path}; columns: {', '.join(rows[0])}")
+    return rows
+
+
+def _figure(root: Path, rows: list[dict[str, Any]], keys: list[str], exclude: tuple[str, ...],
+            hue: str, draw, xlabel: str, ylabel: str, name: str, title: str | None = None
+            ) -> list[Path]:
+    """One panel per combination of the varying `keys` not in `exclude`, a line per hue;
+    panels are titled by their keys, else by `title` or the figure's name."""
+    panel_keys = [k for k in keys if k not in exclude and len({r[k] for r in rows}) > 1]
+    panels = sorted({tuple(r[k] for k in panel_keys) for r in rows}, key=str)
+    # Rows by the first varying key, columns by the last (e.g. channel x CBR).
+    ncols = min(4, len({p[-1] for p in panels})) if panel_keys else 1
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False,
+                             sharey=True)
+    hues = sorted({r[hue] for r in rows}, key=lambda v: (isinstance(v, str), v))
+    for ax, panel in itertools.zip_longest(axes.flat, panels):
+        if panel is None:
+            ax.set_visible(False)
+            continue
+        chosen = [r for r in rows if tuple(r[k] for k in panel_keys) == panel]
+        for h in hues:
+            subset = [r for r in chosen if r[hue] == h]
+            if subset:
+                draw(ax, subset, _short(h))
+        ax.set_title(", ".join(f"{k}={_short(v)}" for k, v in zip(panel_keys, panel))
+                     or title or name, fontsize=9)
+        ax.set_xlabel(xlabel)
+        ax.grid(True, alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    axes.flat[0].legend(fontsize=8, title=hue)
+    fig.tight_layout()
+    out_dir = root / "plots"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{name}.png", out_dir / f"{name}.pdf"]
+    for p in paths:
+        fig.savefig(p, dpi=130)
+    plt.close(fig)
+    return paths
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        if 0 < value < 1:
+            inv = 1 / value
+            if abs(inv - round(inv)) < 1e-6:
+                return f"1/{round(inv)}"
+        return f"{value:g}"
+    return str(value)
+
+
+def default_plots(root: Path, scenario) -> list[Path]:
+    """Every metric against SNR, CBR and each stream's own SNR where several are swept (on a
+    cross sweep, each along its own line); for timed scenarios the
+    latency CDF, and latency and deadline misses against the number of users when swept."""
+    paths, cross = [], scenario.sweep.cross_at
+    for metric in scenario.metrics:
+        if len(scenario.sweep.snr_db) > 1:
+            paths += plot(root, "snr_db", metric, where=cross and {"cbr": cross.cbr})
+        if len(scenario.sweep.cbr) > 1:
+            paths += plot(root, "cbr", metric, where=cross and {"snr_db": cross.snr_db})
+        for stream, values in sorted(scenario.sweep.stream_snr_db.items()):
+            if len(values) > 1:
+                paths += plot(root, f"snr_db.{stream}", metric)
+    if scenario.timing is not None:
+        users = scenario.sweep.users
+        paths += plot_cdf(root, "latency_s", hue="users" if users else "transceiver")
+        if users and len(users) > 1:
+            for y in ("latency_mean_s", "latency_p95_s", "throughput_fps"):
+                paths += plot(root, "users", y)
+            if scenario.timing.deadline_s is not None:
+                paths += plot(root, "users", "deadline_miss_rate")
+    return paths

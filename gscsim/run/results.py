@@ -1,0 +1,198 @@
+"""The results store: one JSON file per trial (written atomically, so a run resumes where it
+stopped), and the tables built from them: frames.csv, summary.csv and manifest.json."""
+from __future__ import annotations
+
+import json
+import math
+import platform
+import subprocess
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+from scipy import stats
+
+from gscsim import weights
+from gscsim.io import to_csv, write_text
+from gscsim.run.scenario import Scenario, Trial, trial_id
+
+# Per-frame columns that are not quality figures (and so not averaged as such in the summary).
+TIMING_COLUMNS = ("encode_s", "channel_s", "decode_s", "metrics_s")
+EXTRA_MEANS = ("achieved_cbr", "tx_power", "attempts") + TIMING_COLUMNS
+# Summary columns of timed trials (gscsim.run.timed), one row per link plus "all" for several.
+LATENCY_COLUMNS = ("latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_p99_s",
+                   "queue_wait_mean_s", "throughput_fps", "deadline_miss_rate", "drop_rate")
+# Summary columns that describe a trial's outcome rather than identify it.
+STAT_COLUMNS = ("n_frames", "frame_error_rate") + EXTRA_MEANS + LATENCY_COLUMNS
+
+
+class ResultStore:
+    """Trial results under `root/trials/<trial id>.json`."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.trials_dir = self.root / "trials"
+
+    def path(self, tid: str) -> Path:
+        return self.trials_dir / f"{tid}.json"
+
+    def has(self, tid: str) -> bool:
+        return self.path(tid).exists()
+
+    def write(self, result: dict[str, Any]) -> None:
+        write_text(self.path(result["id"]), json.dumps(result, allow_nan=True))
+
+    def read(self, tid: str) -> dict[str, Any]:
+        return json.loads(self.path(tid).read_text(encoding="utf-8"))
+
+    def current(self, tid: str) -> bool:
+        """A stored result whose weight files are still those it was computed with."""
+        return self.has(tid) and not weights.changed(self.read(tid).get("weights", {}))
+
+    def pending(self, scenario: Scenario, trials: list[Trial]) -> list[Trial]:
+        """The trials to run: no stored result, or one computed with other weights."""
+        return [t for t in trials if not self.current(trial_id(scenario, t))]
+
+
+# ---------------------------------------------------------------- tables
+
+
+def frame_rows(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for result in results:
+        keys = Trial.from_dict(result["trial"]).keys()
+        rows += [{**keys, **frame} for frame in result["frames"]]
+    return rows
+
+
+def mean_ci95(values: list[float]) -> tuple[float, float]:
+    """Mean and 95% confidence half-width (Student t); half-width NaN for fewer than 2 values.
+
+    Infinite values (PSNR of a perfect frame) make both infinite/NaN as they should."""
+    n = len(values)
+    if n == 0:
+        return math.nan, math.nan
+    mean = math.fsum(values) / n
+    if n < 2 or not math.isfinite(mean):
+        return mean, math.nan
+    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, float(stats.t.ppf(0.975, n - 1)) * math.sqrt(var / n)
+
+
+def summary_rows(results: Iterable[dict[str, Any]], metrics: list[str]) -> list[dict[str, Any]]:
+    """One row per trial (for timed trials: link "all", plus one per link when several): its keys,
+    n_frames, each metric's mean and `<metric>_ci95`, the means of achieved CBR, transmit power,
+    attempts and timings, the frame error rate where the transceiver reports integrity, and the
+    latency statistics of timed trials."""
+    rows = []
+    for result in results:
+        keys = Trial.from_dict(result["trial"]).keys()
+        frames = result["frames"]
+        set_values = result.get("set_metrics", {})
+        per_frame = [m for m in metrics if m not in set_values and m not in ("fid", "kid")]
+        if not (frames and "link" in frames[0]):
+            rows.append({**keys, **_frame_stats(frames, per_frame), **set_values})
+            continue
+        names = list(dict.fromkeys(f["link"] for f in frames))
+        groups = [("all", frames)] + ([(n, [f for f in frames if f["link"] == n])
+                                       for n in names] if len(names) > 1 else [])
+        for name, group in groups:
+            trial_wide = set_values if name == "all" else {m: math.nan for m in set_values}
+            rows.append({**keys, "link": name, **_frame_stats(group, per_frame), **trial_wide,
+                         **latency_stats(group)})
+    return rows
+
+
+def _frame_stats(frames: list[dict[str, Any]], metrics: list[str]) -> dict[str, Any]:
+    row: dict[str, Any] = {"n_frames": len(frames)}
+    for m in metrics:
+        row[m], row[f"{m}_ci95"] = mean_ci95([f[m] for f in frames])
+    for col in EXTRA_MEANS:
+        row[col] = mean_ci95([f[col] for f in frames])[0]
+    if frames and "frame_ok" in frames[0]:
+        row["frame_error_rate"] = sum(not f["frame_ok"] for f in frames) / len(frames)
+    return row
+
+
+def latency_stats(frames: list[dict[str, Any]]) -> dict[str, float]:
+    """Latency mean and percentiles over delivered frames, throughput (delivered frames per
+    second from the first arrival to the last decode), deadline-miss and drop rates."""
+    delivered = [f for f in frames if f["outcome"] != "dropped"]
+    latency = np.array([f["latency_s"] for f in delivered], dtype=float)
+    nan = math.nan
+    stats_row = {"latency_mean_s": float(latency.mean()) if latency.size else nan}
+    for q in (50, 95, 99):
+        stats_row[f"latency_p{q}_s"] = float(np.percentile(latency, q)) if latency.size else nan
+    stats_row["queue_wait_mean_s"] = mean_ci95([f["queue_wait_s"] for f in frames])[0]
+    span = (max((f["decode_end_s"] for f in delivered), default=nan)
+            - min(f["arrival_s"] for f in frames)) if frames else nan
+    stats_row["throughput_fps"] = len(delivered) / span if span and span > 0 else nan
+    with_deadline = [f for f in frames if f["outcome"]]
+    stats_row["deadline_miss_rate"] = (sum(f["outcome"] != "on_time" for f in with_deadline)
+                                       / len(with_deadline)) if with_deadline else nan
+    stats_row["drop_rate"] = (len(frames) - len(delivered)) / len(frames) if frames else nan
+    return stats_row
+
+
+# ---------------------------------------------------------------- the output folder
+
+
+def write_tables(root: Path, scenario: Scenario, trials: list[Trial]) -> list[dict[str, Any]]:
+    """(Re)build frames.csv and summary.csv from the stored trials of this scenario."""
+    store = ResultStore(root)
+    ids = [trial_id(scenario, t) for t in trials]
+    results = [store.read(tid) for tid in ids if store.has(tid)]
+    write_text(root / "frames.csv", to_csv(frame_rows(results)))
+    summary = summary_rows(results, scenario.metrics)
+    write_text(root / "summary.csv", to_csv(summary))
+    return summary
+
+
+def write_manifest(root: Path, scenario: Scenario, trials: list[Trial], started: datetime,
+                   ended: datetime | None, executor: str) -> None:
+    manifest = {
+        "scenario": scenario.model_dump(mode="json"),
+        "n_trials": len(trials),
+        "seeds": scenario.seeds,
+        "trial_ids": [trial_id(scenario, t) for t in trials],
+        "executor": executor,
+        "started": started.isoformat(),
+        "ended": ended.isoformat() if ended else None,
+        "versions": package_versions(),
+        "git_revision": git_revision(),
+        "platform": platform.platform(),
+    }
+    write_text(root / "manifest.json", json.dumps(manifest, indent=2))
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def package_versions() -> dict[str, str | None]:
+    names = ["gscsim", "torch", "numpy", "scipy", "sionna-no-rt", "pytorch-msssim", "simpy",
+             "dask", "distributed"]
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_revision() -> str | None:
+    """The git commit of the gscsim source tree, with '-dirty' if it has local changes."""
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=10)
+        if rev.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=here, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+        return rev.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
