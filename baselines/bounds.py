@@ -21,9 +21,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.stats import norm
 
-from gscsim.plugins import Batch, Decoded, LinkContext, Received, Transceiver
-
 from gscsim.baselines.codecs import CODECS, from_pixels, to_pixels
+from gscsim.plugins import Batch, Decoded, LinkContext, Received, Transceiver
 
 
 def capacity_bits(k: int, snr_db: float) -> float:

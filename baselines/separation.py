@@ -21,10 +21,9 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from gscsim.baselines.codecs import CODECS, from_pixels, to_pixels
 from gscsim.phy.digital import MCS, DigitalLink, LinkTooSmall, bits_to_bytes, bytes_to_bits
 from gscsim.plugins import Batch, Decoded, LinkContext, Received, Transceiver
-
-from gscsim.baselines.codecs import CODECS, from_pixels, to_pixels
 
 HEADER_BITS = 32
 THRESHOLDS = Path(__file__).resolve().parent / "data" / "mcs_awgn.json"

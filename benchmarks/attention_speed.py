@@ -22,12 +22,11 @@ import gscsim.nn.swin
 import gscsim.scvar.var
 from gscsim.baselines.swinjscc.model import SwinJSCC
 from gscsim.baselines.swinjscc.train import SwinJSCCConfig, config_path
+from gscsim.io import load_yaml, shipped_config
 from gscsim.nn.attention import attention
 from gscsim.scvar.model import SCVAR, Text2Para
 from gscsim.scvar.train import CONFIG_DIR, SCVARRunConfig
 from gscsim.scvar.zoo import load_scvar
-from gscsim.io import load_yaml
-from gscsim.training.config import shipped_config
 
 MODULES = (gscsim.nn.swin, gscsim.scvar.var)        # the modules that call `attention`
 

@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from gscsim.run.results import ResultStore
 from gscsim.run.runner import run_loaded
 from gscsim.run.scenario import expand, load, trial_id
+from gscsim.run.store import ResultStore
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def main(path: str = str(REPO / "scenarios" / "quickstart.yaml")) -> None:
         run_loaded(scenario, Path(tmp), plots=False, progress=False)
         wall = time.perf_counter() - started
         store = ResultStore(tmp)
-        frames = [f for t in expand(scenario) for f in store.read(trial_id(scenario, t))["frames"]]
+        frames = [f for t in expand(scenario) for f in store.read(trial_id(scenario, t)).frames]
     compute = sum(f["encode_s"] + f["channel_s"] + f["decode_s"] for f in frames)
     metrics = sum(f["metrics_s"] for f in frames)
     print(f"scenario            {scenario.name}: {len(expand(scenario))} trials, "

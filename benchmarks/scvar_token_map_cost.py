@@ -17,11 +17,10 @@ import time
 import torch
 import torch.nn.functional as F
 
+from gscsim.io import load_yaml, shipped_config
+from gscsim.nn.text_encoder import EMBEDDING_DIM
 from gscsim.scvar.model import SCVAR, Text2Para
 from gscsim.scvar.train import CONFIG_DIR, SCVARRunConfig
-from gscsim.nn.text_encoder import EMBEDDING_DIM
-from gscsim.io import load_yaml
-from gscsim.training.config import shipped_config
 
 FINER = [1, 2, 3, 4, 6, 8, 11, 16]
 BUDGET_S = 90 * 60

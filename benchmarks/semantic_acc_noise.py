@@ -4,8 +4,8 @@
 """
 import torch
 
-from gscsim.metrics.semantic import SemanticAccuracy
 from gscsim.data.scenes.dataset import Scenes
+from gscsim.metrics.semantic import SemanticAccuracy
 
 ds = Scenes(Scenes.Options(count=200))
 images = torch.stack([ds[i].image for i in range(len(ds))])

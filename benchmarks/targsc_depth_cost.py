@@ -19,8 +19,8 @@ import torch
 
 from gscsim.data.scenes.attributes import GROUPS
 from gscsim.scvar.data import SceneTokens
-from gscsim.scvar.model import Sampling
 from gscsim.scvar.evaluate import generate, score
+from gscsim.scvar.model import Sampling
 from gscsim.targsc.depth import to_metres
 from gscsim.targsc.train import depth_over_link, report_channels
 from gscsim.targsc.transceiver import load_models

@@ -19,12 +19,12 @@ import torch
 
 from gscsim.channels.awgn import AWGN
 from gscsim.conventions import symbol_budget
-from gscsim.plugins import Batch, LinkContext
 from gscsim.data.scenes.dataset import Scenes
+from gscsim.nn.text_encoder import embed
+from gscsim.plugins import Batch, LinkContext
 from gscsim.targsc.codec import from_symbols, receive_latent
 from gscsim.targsc.depth import to_metres
 from gscsim.targsc.transceiver import TarGSC
-from gscsim.nn.text_encoder import embed
 
 SNR_DB, CBR = 1.0, 1 / 48
 

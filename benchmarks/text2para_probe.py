@@ -22,10 +22,10 @@ from sklearn.neural_network import MLPClassifier
 
 from gscsim.data.scenes.attributes import f1
 from gscsim.data.scenes.dataset import scene_at
+from gscsim.nn.text_encoder import embed
 from gscsim.scvar.model import Text2Para
 from gscsim.scvar.train import ColourShapeHead, colour_shape_targets, text_aux_loss
 from gscsim.scvar.zoo import load_scvar
-from gscsim.nn.text_encoder import embed
 
 
 def split_features(split: str, count: int, text2para) -> tuple[dict[str, np.ndarray], np.ndarray]:

@@ -1,2 +1,3 @@
-"""Complex-baseband channels (installed as `gscsim.channels`): AWGN and flat fading with a
-receiver front-end (perfect or pilot-estimated CSI, ZF or MMSE equalisation)."""
+"""Complex-baseband channels with their receiver front-ends (installed as `gscsim.channels`):
+AWGN, flat fading (Rayleigh block and fast, Rician; perfect or pilot-estimated CSI, ZF or MMSE
+equalisation) and Sionna's 3GPP TDL/CDL models over OFDM."""

@@ -3,18 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from gscsim.conventions import noise_variance
+from gscsim.conventions import complex_noise, noise_variance
 from gscsim.plugins import Channel, Received
-
-
-def complex_noise(shape: tuple[int, ...], variance: float | torch.Tensor,
-                  generator: torch.Generator, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Circularly symmetric complex Gaussian noise CN(0, variance): variance/2 per real axis."""
-    # torch.randn with a complex dtype draws real and imaginary parts of variance 1/2 each.
-    unit = torch.randn(shape, dtype=torch.complex64, generator=generator, device=device)
-    if isinstance(variance, torch.Tensor):
-        return unit * variance.sqrt()
-    return unit * (variance ** 0.5)
 
 
 class AWGN(Channel):

@@ -17,10 +17,8 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gscsim.conventions import noise_variance
+from gscsim.conventions import complex_noise, noise_variance
 from gscsim.plugins import Channel, Received
-
-from gscsim.channels.awgn import complex_noise
 
 
 class FadingOptions(BaseModel):

@@ -48,8 +48,12 @@ class _OFDMChannel(Channel):
     def _blocks(self):
         from sionna.phy.channel import OFDMChannel
         from sionna.phy.mimo import StreamManagement
-        from sionna.phy.ofdm import (LMMSEEqualizer, LSChannelEstimator, ResourceGrid,
-                                     ResourceGridMapper)
+        from sionna.phy.ofdm import (
+            LMMSEEqualizer,
+            LSChannelEstimator,
+            ResourceGrid,
+            ResourceGridMapper,
+        )
 
         o = self.options
         grid = ResourceGrid(num_ofdm_symbols=o.ofdm_symbols, fft_size=o.fft_size,

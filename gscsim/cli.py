@@ -1,4 +1,4 @@
-"""The `gscsim` command: run, validate, list, plot."""
+"""The `gscsim` command: run, validate, list, plot, ber, score, scenes, train."""
 from __future__ import annotations
 
 import argparse
@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from gscsim import registry
-from gscsim.run.scenario import expand, load
 from gscsim.io import ScenarioError
+from gscsim.run.scenario import expand, load
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

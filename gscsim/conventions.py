@@ -14,9 +14,51 @@ import torch
 SYMBOL_DTYPE = torch.complex64
 
 
-def noise_variance(snr_db: float) -> float:
-    """Complex noise variance N0 for unit-power symbols at Es/N0 = `snr_db` dB."""
+def noise_variance(snr_db: float | torch.Tensor) -> float | torch.Tensor:
+    """Complex noise variance N0 for unit-power symbols at Es/N0 = `snr_db` dB (a float, or a
+    tensor of SNRs giving a tensor of variances)."""
     return 10.0 ** (-snr_db / 10.0)
+
+
+def complex_noise(shape: tuple[int, ...], variance: float | torch.Tensor,
+                  generator: torch.Generator | None, device: torch.device | str = "cpu"
+                  ) -> torch.Tensor:
+    """Circularly symmetric complex Gaussian noise CN(0, variance), complex64 of `shape`:
+    variance/2 per real axis (`variance` a float or a tensor that broadcasts to `shape`)."""
+    # torch.randn with a complex dtype draws real and imaginary parts of variance 1/2 each.
+    unit = torch.randn(shape, dtype=SYMBOL_DTYPE, generator=generator, device=device)
+    if isinstance(variance, torch.Tensor):
+        return unit * variance.sqrt()
+    return unit * (variance ** 0.5)
+
+
+def real_awgn(values: torch.Tensor, snr_db: torch.Tensor, generator: torch.Generator | None,
+              power: torch.Tensor | None = None) -> torch.Tensor:
+    """The real-valued view of the AWGN channel, used where a model is trained through it:
+    real values [B, ...] sent in pairs as complex symbols at Es/N0 snr_db [B] (dB) come back
+    with Gaussian noise of variance power x 10^(-snr/10) per real value, `power` [B] being
+    their mean square (1 when None: values already normalised to unit mean square)."""
+    variance = noise_variance(snr_db.float())
+    if power is not None:
+        variance = variance * power.float()
+    std = variance.sqrt().view(-1, *([1] * (values.dim() - 1)))
+    noise = torch.randn(values.shape, generator=generator, device=values.device)
+    return values + (noise * std).to(values.dtype)
+
+
+def pack_complex(values: torch.Tensor) -> torch.Tensor:
+    """Real values [B, n] -> complex64 symbols [B, ceil(n/2)]: the first half of the values
+    as real parts, the second half as imaginary parts (an odd n is padded with one zero).
+    No scaling: a symbol's power is the sum of its two values' squares."""
+    if values.shape[1] % 2:
+        values = torch.nn.functional.pad(values, (0, 1))
+    half = values.shape[1] // 2
+    return torch.complex(values[:, :half].float(), values[:, half:].float()).to(SYMBOL_DTYPE)
+
+
+def unpack_real(symbols: torch.Tensor) -> torch.Tensor:
+    """Inverse of pack_complex: complex symbols [B, m] -> real values float [B, 2m]."""
+    return torch.cat([symbols.real, symbols.imag], 1).float()
 
 
 def source_values(image_shape: tuple[int, int, int]) -> int:

@@ -139,6 +139,19 @@ def load_yaml(path: str | Path, schema: type[Schema]) -> Schema:
     return validated(read_yaml(Path(path)), schema, str(path))
 
 
+def shipped_config(name_or_path: str | Path, config_dir: Path) -> Path:
+    """A config file path, or the name of a config shipped in `config_dir`."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix:
+        return path
+    shipped = config_dir / f"{name_or_path}.yaml"
+    if not shipped.exists():
+        names = sorted(p.stem for p in config_dir.glob("*.yaml"))
+        raise FileNotFoundError(f"--config {name_or_path}: no such file, and no shipped config of "
+                                f"that name (shipped: {', '.join(names)})")
+    return shipped
+
+
 # ---------------------------------------------------------------- CSV tables
 
 
@@ -163,6 +176,16 @@ def read_csv(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a gscsim CSV with numeric cells converted to float."""
     with open(path, newline="", encoding="utf-8") as handle:
         return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def tabulated(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows exactly as read_csv returns them once to_csv has written them: every row with
+    every column ("" where it had none), numbers as floats. Lets a table in memory be used
+    where the file would be read."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    return [{c: _number(str(_cell(row.get(c, "")))) for c in columns} for row in rows]
 
 
 def _number(text: str) -> Any:

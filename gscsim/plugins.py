@@ -83,6 +83,31 @@ class LinkContext:
         """Es/N0 in dB that `stream` sees."""
         return self.stream_snr_db.get(stream, self.snr_db)
 
+    @classmethod
+    def for_budget(cls, cbr: float, image_shape: tuple[int, int, int], snr_db: float = 0.0
+                   ) -> LinkContext:
+        """A context with this CBR's budget and no channel overhead, for sizing streams outside
+        a simulation (trainers, model cards)."""
+        from gscsim.conventions import symbol_budget
+
+        return cls(total_budget=symbol_budget(cbr, image_shape), image_shape=image_shape,
+                   cbr=cbr, snr_db=snr_db, stream_snr_db={}, overhead=lambda n: 0,
+                   generator=torch.Generator())
+
+    def fits(self, stream_lengths: list[int]) -> bool:
+        """Whether streams of these lengths, each with its channel overhead, fit the budget."""
+        return sum(n + self.overhead(n) for n in stream_lengths if n) <= self.total_budget
+
+    def largest_fitting(self, limit: int, symbols_for: Callable[[int], int],
+                        beside: list[int] | tuple[int, ...] = ()) -> int:
+        """The largest k in 0..limit whose stream of symbols_for(k) symbols fits beside streams
+        of the lengths `beside` (every stream with its channel overhead); 0 if none does.
+        Transceivers size their rate with it: latent channels, copies, symbols."""
+        k = limit
+        while k > 0 and not self.fits([symbols_for(k), *beside]):
+            k -= 1
+        return max(k, 0)
+
     def single_stream_capacity(self) -> int:
         """Largest n such that one stream of n symbols (plus its channel overhead) fits."""
         return self.capacity_beside([])
@@ -90,14 +115,7 @@ class LinkContext:
     def capacity_beside(self, stream_lengths: list[int]) -> int:
         """Largest n such that a stream of n symbols fits beside streams of these lengths
         (each with its channel overhead); 0 if none does."""
-        n = self.total_budget
-        while n > 0 and not self.fits([*stream_lengths, n]):
-            n -= 1
-        return n
-
-    def fits(self, stream_lengths: list[int]) -> bool:
-        """Whether streams of these lengths, each with its channel overhead, fit the budget."""
-        return sum(n + self.overhead(n) for n in stream_lengths if n) <= self.total_budget
+        return self.largest_fitting(self.total_budget, lambda n: n, stream_lengths)
 
 
 @dataclass

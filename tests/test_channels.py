@@ -100,12 +100,18 @@ def test_rician_bpsk_ber_matches_numerical_average():
 
 
 def test_block_fading_is_constant_within_a_block_and_unit_power():
-    channel = RayleighBlock(RayleighBlock.Options(coherence_symbols=10))
+    channel = RayleighBlock(RayleighBlock.Options(coherence_symbols=10, equalizer="mmse"))
     h = channel.draw_coefficients(20_000, 3, torch.Generator().manual_seed(3))
     assert abs(h.abs().square().mean().item() - 1.0) < 0.03
-    x = torch.ones(2, 30, dtype=torch.complex64)
-    rx = channel.transmit(x, 200.0, torch.Generator().manual_seed(0))   # noiseless: y/h = x
-    assert torch.allclose(rx.symbols, x, atol=1e-4)
+    x = torch.ones(4, 30, dtype=torch.complex64)
+    rx = channel.transmit(x, 0.0, torch.Generator().manual_seed(0))
+    # with perfect CSI the MMSE gain |h|^2 / (|h|^2 + N0) shows |h| symbol by symbol
+    blocks = rx.gain.view(4, 3, 10)
+    assert torch.equal(blocks, blocks[..., :1].expand_as(blocks))      # constant in a block
+    assert (blocks[:, 1:, 0] != blocks[:, :-1, 0]).all()              # redrawn every block
+    assert len(set(blocks[:, 0, 0].tolist())) == 4                     # and every frame
+    fast = RayleighFast().transmit(x, 0.0, torch.Generator().manual_seed(0))
+    assert not torch.equal(fast.gain[:, :10], fast.gain[:, :1].expand(-1, 10))
 
 
 def test_pilot_estimation_costs_budget_and_adds_estimation_error():

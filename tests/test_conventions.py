@@ -2,8 +2,14 @@ import math
 
 import torch
 
-from gscsim.conventions import (achieved_cbr, average_power, noise_variance, normalize_power,
-                                parse_ratio, symbol_budget)
+from gscsim.conventions import (
+    achieved_cbr,
+    average_power,
+    noise_variance,
+    normalize_power,
+    parse_ratio,
+    symbol_budget,
+)
 
 
 def test_noise_variance_is_es_over_n0():
@@ -29,3 +35,23 @@ def test_complex_randn_has_half_variance_per_real_dimension():
     z = torch.randn(400_000, dtype=torch.complex64, generator=g)
     assert abs(z.real.var().item() - 0.5) < 0.005
     assert abs(z.imag.var().item() - 0.5) < 0.005
+
+
+def test_packing_puts_the_first_half_in_real_parts_and_inverts():
+    from gscsim.conventions import pack_complex, unpack_real
+
+    values = torch.arange(1.0, 8.0).view(1, 7)                   # odd: padded with one zero
+    symbols = pack_complex(values)
+    assert symbols.dtype == torch.complex64 and symbols.shape == (1, 4)
+    assert symbols[0, 0] == complex(1, 5) and symbols[0, 3] == complex(4, 0)
+    assert torch.equal(unpack_real(symbols)[:, :7], values)
+
+
+def test_real_awgn_scales_the_noise_with_the_values_power():
+    from gscsim.conventions import real_awgn
+
+    g = torch.Generator().manual_seed(1)
+    zeros = torch.zeros(2, 3, 40_000)
+    noise = real_awgn(zeros, torch.tensor([0.0, 10.0]), g, power=torch.tensor([4.0, 2.0]))
+    for row, expected in zip(noise, (4.0, 0.2)):            # power x 10^(-snr/10)
+        assert abs(row.var().item() / expected - 1) < 4 * math.sqrt(2 / 120_000)

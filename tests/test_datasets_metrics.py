@@ -2,9 +2,9 @@ import math
 
 import pytest
 import torch
+from conftest import SHARED
 from PIL import Image
 
-from conftest import SHARED
 from gscsim.data.datasets import ImageFolder, SamplePhotos
 from gscsim.metrics.pixel import MSSSIM, PSNR, SSIM
 

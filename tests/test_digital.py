@@ -5,8 +5,15 @@ import pytest
 import torch
 
 from gscsim.channels.awgn import AWGN
-from gscsim.phy.digital import (MCS, MCS_TABLE, DigitalLink, LinkTooSmall, bits_to_bytes,
-                            bytes_to_bits, layout)
+from gscsim.phy.digital import (
+    MCS,
+    MCS_TABLE,
+    DigitalLink,
+    LinkTooSmall,
+    bits_to_bytes,
+    bytes_to_bits,
+    layout,
+)
 
 sionna_ldpc = pytest.importorskip("sionna.phy.fec.ldpc")
 

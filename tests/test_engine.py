@@ -3,9 +3,10 @@ import math
 import pytest
 import torch
 
-from gscsim.run.link import BudgetExceeded, TrialError, build_plugins, run_trial
 from gscsim.plugins import Transceiver
+from gscsim.run.link import BudgetExceeded, TrialError, build_plugins
 from gscsim.run.scenario import expand, validate
+from gscsim.run.trial import run_trial
 
 
 class Greedy(Transceiver):
@@ -51,8 +52,8 @@ def test_streams_are_normalised_to_unit_power_and_power_is_logged(tiny_scenario)
     scenario, trial, plugins = _plugins(tiny_scenario, tx)
     result = run_trial(scenario, trial, plugins=plugins)
     assert torch.allclose(tx.seen, torch.ones_like(tx.seen), atol=1e-5)
-    assert all(abs(f["tx_power"] - 9.0) < 1e-5 for f in result["frames"])
-    assert all(f["achieved_cbr"] == 100 / (3 * 64 * 64) for f in result["frames"])
+    assert all(abs(f["tx_power"] - 9.0) < 1e-5 for f in result.frames)
+    assert all(f["achieved_cbr"] == 100 / (3 * 64 * 64) for f in result.frames)
 
 
 def test_nan_from_a_decoder_is_a_clear_error(tiny_scenario):
@@ -65,18 +66,18 @@ def test_trial_is_reproducible_and_seed_dependent(tiny_scenario):
     scenario = validate(tiny_scenario)
     trial = expand(scenario)[0]
     a, b = run_trial(scenario, trial), run_trial(scenario, trial)
-    assert [f["psnr"] for f in a["frames"]] == [f["psnr"] for f in b["frames"]]
+    assert [f["psnr"] for f in a.frames] == [f["psnr"] for f in b.frames]
     tiny_scenario["seed"] = 8
     other = validate(tiny_scenario)
     c = run_trial(other, expand(other)[0])
-    assert [f["psnr"] for f in a["frames"]] != [f["psnr"] for f in c["frames"]]
+    assert [f["psnr"] for f in a.frames] != [f["psnr"] for f in c.frames]
 
 
 def test_frames_carry_metrics_and_timings(tiny_scenario):
     scenario = validate(tiny_scenario)
     result = run_trial(scenario, expand(scenario)[0])
-    assert len(result["frames"]) == 3
-    for frame in result["frames"]:
+    assert len(result.frames) == 3
+    for frame in result.frames:
         assert {"frame", "psnr", "ssim", "achieved_cbr", "symbols", "encode_s", "channel_s",
                 "decode_s", "metrics_s", "tx_power"} <= set(frame)
         assert frame["achieved_cbr"] <= 1 / 12

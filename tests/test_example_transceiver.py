@@ -2,8 +2,8 @@
 import shutil
 
 import yaml
-
 from conftest import REPO
+
 from gscsim.io import read_csv
 from gscsim.run.runner import run_scenario
 

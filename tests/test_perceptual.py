@@ -8,7 +8,7 @@ import torch
 
 from gscsim.data.datasets import Kodak5, SamplePhotos
 from gscsim.metrics.fid import FID, KID, frechet_distance, inception_features
-from gscsim.metrics.lpips import LPIPSAlex, LPIPSVGG
+from gscsim.metrics.lpips import LPIPSVGG, LPIPSAlex
 
 PUBLISHED_LPIPS_ALEX = {"I03": 0.7237, "I04": 0.2572}   # the reference implementation's values
 
@@ -162,3 +162,18 @@ def test_kodak_folder_needs_all_24(tmp_path):
     Image.new("RGB", (8, 8)).save(tmp_path / "kodim01.png")
     with pytest.raises(FileNotFoundError, match="lacks Kodak images kodim02"):
         len(Kodak(Kodak.Options(path=tmp_path)))
+
+
+def test_lpips_depends_on_the_thread_count_only_below_1e_6(photos):
+    """The README's tolerance for LPIPS between executors (a worker process runs one thread)."""
+    g = torch.Generator().manual_seed(0)
+    noisy = (photos + 0.1 * torch.randn(photos.shape, generator=g)).clamp(0, 1)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = LPIPSAlex()(photos, noisy)
+        torch.set_num_threads(2)
+        two = LPIPSAlex()(photos, noisy)
+    finally:
+        torch.set_num_threads(threads)
+    assert (one - two).abs().max().item() < 1e-6

@@ -4,10 +4,10 @@ import json
 import pytest
 
 from gscsim.cli import main
-from gscsim.run.results import mean_ci95
 from gscsim.io import read_csv
 from gscsim.run.runner import run_loaded
 from gscsim.run.scenario import validate
+from gscsim.run.tables import mean_ci95
 
 TIMING = {"encode_s", "channel_s", "decode_s", "metrics_s"}
 

@@ -4,8 +4,8 @@ import pytest
 import yaml
 
 from gscsim.cli import main
-from gscsim.run.scenario import expand, load, seed_key, trial_id, validate
 from gscsim.io import ScenarioError
+from gscsim.run.scenario import expand, load, seed_key, trial_id, validate
 
 REPO_SCENARIOS = ["scenarios/quickstart.yaml", "scenarios/paper_fig3.yaml",
                   "scenarios/paper_table1.yaml", "scenarios/paper_fig3_draws.yaml"]

@@ -102,8 +102,9 @@ def test_shard_writer(tmp_path):
 
 def test_scenes_feed_depth_to_transceivers(tmp_path, tiny_scenario):
     from gscsim.plugins import Transceiver
-    from gscsim.run.link import build_plugins, run_trial
+    from gscsim.run.link import build_plugins
     from gscsim.run.scenario import expand, validate
+    from gscsim.run.trial import run_trial
 
     seen = {}
 

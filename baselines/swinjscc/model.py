@@ -17,6 +17,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
+from gscsim.conventions import real_awgn
 from gscsim.nn.modnet import modnet_gains, modnet_layers
 from gscsim.nn.swin import PatchExpanding, PatchMerging, SwinBlock, init_weights
 
@@ -183,7 +184,5 @@ class SwinJSCC(nn.Module):
         mask = keep.unsqueeze(1).to(latent.dtype)
         sent = keep.sum(1) * latent.shape[1]                           # real values per image
         power = (latent.float() ** 2).sum((1, 2)) / sent               # per real value
-        noise_std = torch.sqrt(power / (10.0 ** (snr_db.float() / 10.0)))
-        noise = torch.randn(latent.shape, generator=generator, device=latent.device)
-        noisy = latent + (noise * noise_std.view(-1, 1, 1)).to(latent.dtype) * mask
+        noisy = real_awgn(latent, snr_db, generator, power) * mask     # unsent values stay 0
         return self.decoder(noisy, snr_db, size)

@@ -8,25 +8,21 @@ resume; an interrupted run continues from it), `log.csv`, `loss.png`, and at the
 """
 from __future__ import annotations
 
-import platform
-import time
 from pathlib import Path
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
-from tqdm import tqdm
 
+from gscsim.baselines.swinjscc.model import ModelConfig, SwinJSCC, cbr_of, channels_for
+from gscsim.baselines.swinjscc.zoo import CHECKPOINT_FORMAT, checkpoint_path, config_path
 from gscsim.conventions import parse_ratio
-from gscsim.io import load_yaml, save_torch
+from gscsim.io import load_yaml, save_torch, write_text
+from gscsim.nn import parameter_count
 from gscsim.training.config import LoopConfig, with_overrides
 from gscsim.training.data import DataConfig, ImageSource
-from gscsim.training.loop import RunState, warmup_cosine
-
-from gscsim.baselines.swinjscc.zoo import CHECKPOINT_FORMAT, checkpoint_path, config_path
-from gscsim.baselines.swinjscc.model import ModelConfig, SwinJSCC, cbr_of, channels_for
-
+from gscsim.training.loop import RunState, run_meta, train_steps
 
 
 class TrainConfig(LoopConfig):
@@ -73,7 +69,6 @@ def validate(model: SwinJSCC, images: torch.Tensor, channels: int, snrs: list[fl
                       generator=g).clamp(0, 1)
         mse = ((recon - images) ** 2).flatten(1).mean(1)
         out[f"val_psnr_{snr:g}dB"] = float((-10 * torch.log10(mse)).mean())
-    model.train()
     return out
 
 
@@ -100,47 +95,26 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     val = source.validation()
     val = None if val is None else val.to(device)
 
-    model.train()
-    bar = tqdm(total=tc.steps, initial=run.step, desc="swinjscc", unit="step", disable=not progress)
-    started = time.perf_counter() - run.elapsed
-    while run.step < tc.steps:
-        g = torch.Generator().manual_seed(tc.seed * 1_000_003 + run.step)   # same draws on resume
+    lo, hi = tc.snr_db
+
+    def step(g: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         images = source.batch(tc.batch, g).to(device)
-        lo, hi = tc.snr_db
         snr = lo + (hi - lo) * float(torch.rand(1, generator=g))
         rate = rates[int(torch.randint(len(rates), (1,), generator=g))]
         noise = torch.Generator(device).manual_seed(tc.seed * 1_000_003 + run.step)
-        for group in opt.param_groups:
-            group["lr"] = tc.lr * warmup_cosine(run.step, tc.steps, tc.warmup)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16):
-            recon = model(images, torch.full((tc.batch,), snr, device=device), rate,
-                          generator=noise)
-        loss = distortion(recon.float().clamp(0, 1), images, tc.loss)
-        run.update(loss, 1.0, path)
-        run.elapsed = time.perf_counter() - started
-        bar.update(1)
-        if run.step % tc.log_every == 0 or run.step == tc.steps:
-            run.log.add(step=run.step, loss=loss.item(), snr_db=snr, rate=rate,
-                        lr=opt.param_groups[0]["lr"], elapsed_s=run.elapsed)
-            bar.set_postfix(loss=f"{loss.item():.4g}")
-        if val is not None and (run.step % tc.eval_every == 0 or run.step == tc.steps):
-            run.log.add(step=run.step,
-                        **validate(model, val, eval_channels, tc.eval_snr_db, tc.seed))
-        if run.step % tc.checkpoint_every == 0 or run.step == tc.steps:
-            run.save()
-    bar.close()
-    final = run_dir / "model.pt"
-    meta = {"command": " ".join(["gscsim", "train", "swinjscc", "--config", str(config),
-                                 "--out", str(out)] + ([f"--steps {steps}"] if steps else [])
-                                + ([f"--data {data}"] if data else [])),
-            "steps": tc.steps, "seed": tc.seed, "wall_s": round(run.elapsed, 1),
-            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {device}",
-            "train": tc.model_dump(mode="json"),
+        recon = model(images, torch.full((tc.batch,), snr, device=device), rate, generator=noise)
+        with torch.autocast(device.type, enabled=False):
+            loss = distortion(recon.float().clamp(0, 1), images, tc.loss)
+        return loss, {"snr_db": snr, "rate": rate}
+
+    train_steps(run, tc, opt, step, trained=[model], config_path=path, desc="swinjscc",
+                progress=progress,
+                validate=None if val is None else lambda: validate(model, val, eval_channels,
+                                                                   tc.eval_snr_db, tc.seed))
+    meta = {**run_meta("swinjscc", config, out, tc, run, steps, data),
             "validation": {k: v for r in run.log.rows for k, v in r.items()
                            if k.startswith("val_")}}
-    if device.type == "cuda":
-        peak = torch.cuda.max_memory_allocated(device) / 2**30
-        meta["machine"] += f", peak memory {peak:.1f} GiB"
+    final = run_dir / "model.pt"
     save_torch({"format": CHECKPOINT_FORMAT, "config": cfg.model.model_dump(mode="json"),
                  "state_dict": model.state_dict(), "meta": meta}, final)
     write_card(final.with_suffix(".md"), run_dir.name, cfg.model, meta, eval_channels)
@@ -151,9 +125,7 @@ def write_card(path: Path, title: str, model_cfg: ModelConfig, meta: dict,
                eval_channels: int) -> None:
     """The model card of a finished run: architecture, command, data, steps, seed, wall time
     and validation PSNR (evaluations on test sets are added where the checkpoint is published)."""
-    from gscsim.io import write_text
-
-    n_params = sum(p.numel() for p in SwinJSCC(model_cfg).parameters())
+    n_params = parameter_count(SwinJSCC(model_cfg))
     t = meta["train"]
     val = ", ".join(f"{k.removeprefix('val_psnr_')}: {v:.2f} dB"
                     for k, v in meta["validation"].items())

@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from gscsim.plugins import Batch, LinkContext, Received, Transceiver
-
 from gscsim.baselines.swinjscc.model import SwinJSCC, cbr_of, channels_for
 from gscsim.baselines.swinjscc.zoo import checkpoint_path, load_model
+from gscsim.conventions import pack_complex, unpack_real
+from gscsim.plugins import Batch, LinkContext, Received, Transceiver
 
 STREAM = "latent"
 
@@ -65,9 +65,8 @@ class SwinJSCCLink(Transceiver):
         _, h, w = ctx.image_shape
         positions = (h // 16) * (w // 16)
         depth = self.model.config.embed_dims[-1]
-        c = min(channels_for(ctx.cbr), depth)
-        while c > 0 and not ctx.fits([math.ceil(positions * c / 2)]):
-            c -= 1
+        c = ctx.largest_fitting(min(channels_for(ctx.cbr), depth),
+                                lambda k: math.ceil(positions * k / 2))
         if c < 1:
             raise ValueError(f"swinjscc: CBR {ctx.cbr:.4g} at {h}x{w} leaves no room for one "
                              f"latent channel (C >= 1 needs CBR >= {cbr_of(1):.5f} plus pilots)")
@@ -91,10 +90,7 @@ class SwinJSCCLink(Transceiver):
             latent, keep, size = model.encoder(batch.images.to(device), snr, c)
         kept = keep.nonzero()[:, 1].view(len(batch), c)                  # channel ids, ascending
         values = latent.gather(2, kept.unsqueeze(1).expand(-1, latent.shape[1], -1)).flatten(1)
-        if values.shape[1] % 2:
-            values = torch.nn.functional.pad(values, (0, 1))
-        half = values.shape[1] // 2
-        symbols = torch.complex(values[:, :half], values[:, half:])
+        symbols = pack_complex(values)
         scale = symbols.abs().pow(2).mean(1).sqrt().clamp_min(1e-12)
         self._side = (kept, scale, size)
         return {STREAM: (symbols / scale.unsqueeze(1)).to(torch.complex64).cpu()}
@@ -108,7 +104,7 @@ class SwinJSCCLink(Transceiver):
         y = (rx.symbols / rx.gain).to(device) * scale.unsqueeze(1)
         snr_db = rx.snr_db().to(device)
         c = kept.shape[1]
-        values = torch.cat([y.real, y.imag], 1)[:, : lh * lw * c].view(-1, lh * lw, c)
+        values = unpack_real(y)[:, : lh * lw * c].view(-1, lh * lw, c)
         latent = torch.zeros(values.shape[0], lh * lw, model.config.embed_dims[-1], device=device)
         latent.scatter_(2, kept.unsqueeze(1).expand(-1, lh * lw, -1), values.float())
         with torch.no_grad():

@@ -9,8 +9,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from gscsim.baselines.swinjscc.model import ModelConfig, SwinJSCC
-from gscsim.io import load_yaml
-from gscsim.training.config import shipped_config
+from gscsim.io import load_yaml, shipped_config
 from gscsim.zoo import zoo_checkpoint
 
 CONFIG_DIR = Path(__file__).parent / "configs"

@@ -21,9 +21,9 @@ import torch  # noqa: E402
 from pydantic import BaseModel, ConfigDict, Field, ValidationError  # noqa: E402
 
 from gscsim import registry, seeding  # noqa: E402
+from gscsim.io import ScenarioError, load_yaml, read_csv, to_csv, write_text  # noqa: E402
 from gscsim.phy.digital import MCS, MODULATIONS, DigitalLink  # noqa: E402
 from gscsim.plugins import Received  # noqa: E402
-from gscsim.io import ScenarioError, load_yaml, read_csv, to_csv, write_text  # noqa: E402
 from gscsim.run.scenario import PluginSpec  # noqa: E402
 
 

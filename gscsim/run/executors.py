@@ -10,26 +10,30 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import torch
 
-from gscsim.run.link import run_trial
 from gscsim.run.scenario import Scenario, Trial
+from gscsim.run.trial import TrialResult, run_trial
 
 EXECUTORS = ("local", "process", "dask")
 
 
-def _run_in_worker(scenario: Scenario, trial: Trial, search_dir: Path | None,
-                   threads: int) -> dict[str, Any]:
+Planned = list[tuple[str, Trial]]          # (trial id, trial)
+
+
+def _run_in_worker(scenario: Scenario, tid: str, trial: Trial, search_dir: Path | None,
+                   threads: int) -> TrialResult:
     torch.set_num_threads(threads)
-    return run_trial(scenario, trial, search_dir)
+    return run_trial(scenario, trial, search_dir, tid=tid)
 
 
-def execute(scenario: Scenario, trials: list[Trial], on_result: Callable[[dict[str, Any]], None],
+def execute(scenario: Scenario, trials: Planned, on_result: Callable[[TrialResult], None],
             executor: str = "local", workers: int = 1, scheduler: str | None = None,
             search_dir: Path | None = None) -> None:
-    """Run `trials`, calling `on_result(result)` in this process as each finishes."""
+    """Run the (trial id, trial) pairs `trials`, calling `on_result(result)` in this process as
+    each finishes."""
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor '{executor}'; choose one of {', '.join(EXECUTORS)}")
     if executor == "local" and workers > 1:
@@ -39,27 +43,29 @@ def execute(scenario: Scenario, trials: list[Trial], on_result: Callable[[dict[s
         on_result(result)
 
 
-def _local(scenario, trials, workers, scheduler, search_dir) -> Iterator[dict[str, Any]]:
-    for trial in trials:
-        yield run_trial(scenario, trial, search_dir)
+def _local(scenario, trials, workers, scheduler, search_dir) -> Iterator[TrialResult]:
+    for tid, trial in trials:
+        yield run_trial(scenario, trial, search_dir, tid=tid)
 
 
 def _threads_per_worker(workers: int) -> int:
     return max(1, torch.get_num_threads() // max(1, workers))
 
 
-def _processes(scenario, trials, workers, scheduler, search_dir) -> Iterator[dict[str, Any]]:
+def _processes(scenario, trials, workers, scheduler, search_dir) -> Iterator[TrialResult]:
     context = multiprocessing.get_context("spawn")  # fork after torch threads start can deadlock
     threads = _threads_per_worker(workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_run_in_worker, scenario, t, search_dir, threads) for t in trials]
+        futures = [pool.submit(_run_in_worker, scenario, tid, t, search_dir, threads)
+                   for tid, t in trials]
         for future in as_completed(futures):
             yield future.result()
 
 
-def _dask(scenario, trials, workers, scheduler, search_dir) -> Iterator[dict[str, Any]]:
+def _dask(scenario, trials, workers, scheduler, search_dir) -> Iterator[TrialResult]:
     try:
-        from dask.distributed import Client, LocalCluster, as_completed as dask_completed
+        from dask.distributed import Client, LocalCluster
+        from dask.distributed import as_completed as dask_completed
     except ImportError as err:  # pragma: no cover - dask is a core dependency
         raise RuntimeError("--executor dask needs dask.distributed: "
                            "pip install 'dask[distributed]'"
@@ -73,8 +79,8 @@ def _dask(scenario, trials, workers, scheduler, search_dir) -> Iterator[dict[str
                                host="127.0.0.1", dashboard_address=None)
         client = Client(cluster)
     try:
-        futures = [client.submit(_run_in_worker, scenario, t, search_dir, threads, pure=False)
-                   for t in trials]
+        futures = [client.submit(_run_in_worker, scenario, tid, t, search_dir, threads,
+                                 pure=False) for tid, t in trials]
         for future in dask_completed(futures):
             yield future.result()
     finally:

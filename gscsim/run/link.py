@@ -1,5 +1,6 @@
-"""One trial: every frame of the dataset through encode -> power normalisation -> channel ->
-decode -> metrics, batch by batch. Returns plain records; the results store persists them."""
+"""The link: frames through encode -> power normalisation -> channel -> decode -> metrics,
+batch by batch, with ARQ where the transceiver reports integrity. Returns plain records per
+frame; gscsim.run.trial wraps them into the trial's result."""
 from __future__ import annotations
 
 import json
@@ -10,11 +11,19 @@ from typing import Any, Sequence
 
 import torch
 
-from gscsim import registry, seeding, weights
+from gscsim import registry, seeding
 from gscsim.conventions import achieved_cbr, average_power, normalize_power, symbol_budget
-from gscsim.plugins import (Batch, Channel, Dataset, Decoded, LinkContext, Metric, Received,
-                      Transceiver)
-from gscsim.run.scenario import Scenario, Trial, seed_key, trial_id
+from gscsim.plugins import (
+    Batch,
+    Channel,
+    Dataset,
+    Decoded,
+    LinkContext,
+    Metric,
+    Received,
+    Transceiver,
+)
+from gscsim.run.scenario import Scenario, Trial, seed_key
 
 
 class BudgetExceeded(RuntimeError):
@@ -71,27 +80,25 @@ def compute_set_metrics(set_metrics: dict[str, Metric]) -> dict[str, float]:
     return values
 
 
-def run_trial(scenario: Scenario, trial: Trial, search_dir: Path | None = None,
-              plugins: Plugins | None = None) -> dict[str, Any]:
-    """Run one trial; returns {"id", "trial", "frames": [record, ...], "wall_s"}.
+@dataclass
+class LinkOutcome:
+    """What a trial's links produced: one record per frame, the set metrics, and the weight
+    files the results depend on."""
 
-    Without a `timing` section every dataset frame goes through the link once; with one, the
-    trial is a timed simulation of all its links (gscsim.run.timed) and records gain timestamps.
-    """
-    if scenario.timing is not None:
-        from gscsim.run.timed import run_timed_trial
+    frames: list[dict[str, Any]]
+    set_metrics: dict[str, float]
+    weight_files: list[Path]
 
-        return run_timed_trial(scenario, trial, search_dir)
-    started = time.perf_counter()
+
+def run_untimed(scenario: Scenario, trial: Trial, search_dir: Path | None = None,
+                plugins: Plugins | None = None) -> LinkOutcome:
+    """Every dataset frame through the trial's link once."""
     plugins = plugins or build_plugins(scenario, trial, search_dir)
     indices = range(len(plugins.dataset))
     for metric in plugins.set_metrics.values():
         metric.reset(reference_key(scenario, indices))
     records = run_frames(scenario, trial, plugins, indices, key=seed_key(scenario, trial))
-    return {"id": trial_id(scenario, trial), "trial": trial.to_dict(), "frames": records,
-            "set_metrics": compute_set_metrics(plugins.set_metrics),
-            "weights": weights.digests(plugins.weights()),
-            "wall_s": time.perf_counter() - started}
+    return LinkOutcome(records, compute_set_metrics(plugins.set_metrics), plugins.weights())
 
 
 def run_frames(scenario: Scenario, trial: Trial, plugins: Plugins, frame_indices: Sequence[int],

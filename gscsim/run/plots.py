@@ -14,8 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from gscsim import registry  # noqa: E402
-from gscsim.run.results import STAT_COLUMNS  # noqa: E402
-from gscsim.io import read_csv  # noqa: E402
+from gscsim.io import read_csv, tabulated  # noqa: E402
+from gscsim.run.tables import STAT_COLUMNS  # noqa: E402
 
 AXIS_LABELS = {
     "snr_db": "SNR $E_s/N_0$ [dB]",
@@ -61,14 +61,16 @@ def key_columns(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def plot(root: str | Path, x: str = "snr_db", y: str = "psnr", hue: str = "transceiver",
-         out_name: str | None = None, where: dict[str, float] | None = None) -> list[Path]:
-    """Draw `y` against `x` from root/summary.csv into root/plots/<name>.png and .pdf, from
-    the rows whose numeric columns equal `where` (e.g. {"cbr": 1/48}; all rows when None).
+         out_name: str | None = None, where: dict[str, float] | None = None,
+         summary: list[dict[str, Any]] | None = None) -> list[Path]:
+    """Draw `y` against `x` from root/summary.csv (or the `summary` rows already in memory)
+    into root/plots/<name>.png and .pdf, from the rows whose numeric columns equal `where`
+    (e.g. {"cbr": 1/48}; all rows when None).
 
     Timed trials have a row with link "all" (and one per link when several): unless the hue is
     `link`, only the "all" rows are drawn."""
     root = Path(root)
-    rows = _rows(root / "summary.csv", (x, y, hue) + tuple(where or ()))
+    rows = _rows(root / "summary.csv", (x, y, hue) + tuple(where or ()), summary)
     rows = [r for r in rows if all(math.isclose(r[k], v) for k, v in (where or {}).items())]
     if "link" in rows[0] and hue != "link":
         rows = [r for r in rows if r["link"] == "all"]
@@ -87,12 +89,14 @@ def plot(root: str | Path, x: str = "snr_db", y: str = "psnr", hue: str = "trans
 
 
 def plot_cdf(root: str | Path, column: str = "latency_s", hue: str = "transceiver",
-             out_name: str | None = None) -> list[Path]:
-    """Empirical CDF of a per-frame column of root/frames.csv (e.g. latency_s), one line per
-    `hue` value, one panel per other varying trial key; NaN (dropped frames) left out."""
+             out_name: str | None = None, summary: list[dict[str, Any]] | None = None,
+             frames: list[dict[str, Any]] | None = None) -> list[Path]:
+    """Empirical CDF of a per-frame column of root/frames.csv (or the `frames` rows in memory,
+    e.g. latency_s), one line per `hue` value, one panel per other varying trial key; NaN
+    (dropped frames) left out."""
     root = Path(root)
-    rows = _rows(root / "frames.csv", (column, hue))
-    summary = read_csv(root / "summary.csv")
+    rows = _rows(root / "frames.csv", (column, hue), frames)
+    summary = _rows(root / "summary.csv", (), summary)
     keys = [k for k in key_columns(summary) if k in rows[0] and k != "link"]
 
     def draw(ax, chosen, h):
@@ -107,8 +111,10 @@ def plot_cdf(root: str | Path, column: str = "latency_s", hue: str = "transceive
                    out_name or f"{column}_cdf")
 
 
-def _rows(path: Path, needed: tuple[str, ...]) -> list[dict[str, Any]]:
-    rows = read_csv(path)
+def _rows(path: Path, needed: tuple[str, ...], in_memory: list[dict[str, Any]] | None = None
+          ) -> list[dict[str, Any]]:
+    """The table at `path`, or the same table already in memory, as read_csv gives it."""
+    rows = read_csv(path) if in_memory is None else tabulated(in_memory)
     if not rows:
         raise ValueError(f"{path} holds no trials yet")
     for column in needed:
@@ -166,25 +172,30 @@ def _short(value: Any) -> str:
     return str(value)
 
 
-def default_plots(root: Path, scenario) -> list[Path]:
+def default_plots(root: Path, scenario, summary: list[dict[str, Any]] | None = None,
+                  frames: list[dict[str, Any]] | None = None) -> list[Path]:
     """Every metric against SNR, CBR and each stream's own SNR where several are swept (on a
     cross sweep, each along its own line); for timed scenarios the
-    latency CDF, and latency and deadline misses against the number of users when swept."""
+    latency CDF, and latency and deadline misses against the number of users when swept.
+    `summary` and `frames` are the tables in memory (read from `root` when None)."""
     paths, cross = [], scenario.sweep.cross_at
     for metric in scenario.metrics:
         if len(scenario.sweep.snr_db) > 1:
-            paths += plot(root, "snr_db", metric, where=cross and {"cbr": cross.cbr})
+            paths += plot(root, "snr_db", metric, where=cross and {"cbr": cross.cbr},
+                          summary=summary)
         if len(scenario.sweep.cbr) > 1:
-            paths += plot(root, "cbr", metric, where=cross and {"snr_db": cross.snr_db})
+            paths += plot(root, "cbr", metric, where=cross and {"snr_db": cross.snr_db},
+                          summary=summary)
         for stream, values in sorted(scenario.sweep.stream_snr_db.items()):
             if len(values) > 1:
-                paths += plot(root, f"snr_db.{stream}", metric)
+                paths += plot(root, f"snr_db.{stream}", metric, summary=summary)
     if scenario.timing is not None:
         users = scenario.sweep.users
-        paths += plot_cdf(root, "latency_s", hue="users" if users else "transceiver")
+        paths += plot_cdf(root, "latency_s", hue="users" if users else "transceiver",
+                          summary=summary, frames=frames)
         if users and len(users) > 1:
             for y in ("latency_mean_s", "latency_p95_s", "throughput_fps"):
-                paths += plot(root, "users", y)
+                paths += plot(root, "users", y, summary=summary)
             if scenario.timing.deadline_s is not None:
-                paths += plot(root, "users", "deadline_miss_rate")
+                paths += plot(root, "users", "deadline_miss_rate", summary=summary)
     return paths

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
-from gscsim.run import results
 from gscsim.run.executors import execute
 from gscsim.run.scenario import Scenario, expand, load, output_dir, trial_id
+from gscsim.run.store import ResultStore
+from gscsim.run.tables import now, write_manifest, write_tables
+from gscsim.run.trial import TrialResult
 
 
 def run_scenario(path: str | Path, output: str | Path | None = None, executor: str = "local",
@@ -26,23 +27,26 @@ def run_scenario(path: str | Path, output: str | Path | None = None, executor: s
 def run_loaded(scenario: Scenario, root: Path, search_dir: Path | None = None,
                executor: str = "local", workers: int = 1, scheduler: str | None = None,
                plots: bool = True, progress: bool = True) -> Path:
+    """Run a validated scenario into `root`: stored trials whose weight files are unchanged are
+    kept, the rest run; then the tables, the manifest and the default plots."""
     root = Path(root)
-    trials = expand(scenario)
-    store = results.ResultStore(root)
-    pending = store.pending(scenario, trials)
-    started = results.now()
-    results.write_manifest(root, scenario, trials, started, None, executor)
-    rerun = sum(store.has(trial_id(scenario, t)) for t in pending)
-    if progress and len(pending) < len(trials):
-        print(f"resuming: {len(trials) - len(pending)} of {len(trials)} trials already in {root}",
-              file=sys.stderr)
-    if progress and rerun:
-        print(f"rerunning {rerun} stored trials of {root}: a checkpoint they used has changed "
+    planned = [(trial_id(scenario, t), t) for t in expand(scenario)]
+    ids = [tid for tid, _ in planned]
+    store = ResultStore(root)
+    results, pending, stale = store.split(planned)
+    started = now()
+    write_manifest(root, scenario, ids, started, None, executor)
+    if progress and len(pending) < len(planned):
+        print(f"resuming: {len(planned) - len(pending)} of {len(planned)} trials already in "
+              f"{root}", file=sys.stderr)
+    if progress and stale:
+        print(f"rerunning {stale} stored trials of {root}: a checkpoint they used has changed "
               f"since", file=sys.stderr)
     bar = tqdm(total=len(pending), desc=scenario.name, unit="trial", disable=not progress)
 
-    def on_result(result: dict[str, Any]) -> None:
+    def on_result(result: TrialResult) -> None:
         store.write(result)
+        results[result.id] = result
         bar.update(1)
 
     try:
@@ -50,10 +54,11 @@ def run_loaded(scenario: Scenario, root: Path, search_dir: Path | None = None,
                 scheduler=scheduler, search_dir=search_dir)
     finally:
         bar.close()
-        results.write_tables(root, scenario, trials)
-    results.write_manifest(root, scenario, trials, started, results.now(), executor)
+        summary, frames = write_tables(root, scenario,
+                                       [results[tid] for tid in ids if tid in results])
+    write_manifest(root, scenario, ids, started, now(), executor)
     if plots:
         from gscsim.run.plots import default_plots
 
-        default_plots(root, scenario)
+        default_plots(root, scenario, summary, frames)
     return root

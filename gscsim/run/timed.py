@@ -17,7 +17,6 @@ only adds when things happen, so timing never changes quality.
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,15 @@ import numpy as np
 import simpy
 import yaml
 
-from gscsim import seeding, weights
-from gscsim.run.link import build_plugins, compute_set_metrics, reference_key, run_frames
-from gscsim.run.scenario import (ComputeSpec, LinkSpec, NetworkSpec, Scenario, Trial, seed_key,
-                                 trial_id)
+from gscsim import seeding
+from gscsim.run.link import (
+    LinkOutcome,
+    build_plugins,
+    compute_set_metrics,
+    reference_key,
+    run_frames,
+)
+from gscsim.run.scenario import ComputeSpec, LinkSpec, NetworkSpec, Scenario, Trial, seed_key
 from gscsim.run.traffic import arrivals, frame_count
 
 TIMESTAMPS = ("arrival_s", "encode_start_s", "encode_end_s", "air_start_s", "air_end_s",
@@ -202,10 +206,8 @@ def _link_trial(scenario: Scenario, trial: Trial, link: LinkSpec) -> Trial:
     return dataclasses.replace(trial, **changes)
 
 
-def run_timed_trial(scenario: Scenario, trial: Trial,
-                    search_dir: Path | None = None) -> dict[str, Any]:
+def run_timed(scenario: Scenario, trial: Trial, search_dir: Path | None = None) -> LinkOutcome:
     """Quality of every frame of every link, then the event simulation of them all."""
-    started = time.perf_counter()
     timing = scenario.timing
     network = scenario.network or NetworkSpec()
     base_key = seed_key(scenario, trial)
@@ -250,6 +252,4 @@ def run_timed_trial(scenario: Scenario, trial: Trial,
             frames.append({"link": name, "link_transceiver": link_trial.transceiver,
                            "link_channel": link_trial.channel, "link_snr_db": link_trial.snr_db,
                            **record, **stamps})
-    return {"id": trial_id(scenario, trial), "trial": trial.to_dict(), "frames": frames,
-            "set_metrics": compute_set_metrics(set_metrics), "weights": weights.digests(files),
-            "wall_s": time.perf_counter() - started}
+    return LinkOutcome(frames, compute_set_metrics(set_metrics), files)

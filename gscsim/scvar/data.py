@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from gscsim.scvar.vqvae import VQVAE
 from gscsim.data.scenes.shards import SceneSplit
 from gscsim.io import save_torch
+from gscsim.scvar.vqvae import VQVAE
 
 
 class SceneTokens(SceneSplit):

@@ -6,13 +6,12 @@ from typing import Callable
 
 import torch
 
+from gscsim.data.scenes.attributes import f1, f1_by_group, recognised
 from gscsim.metrics.lpips import LPIPSAlex
 from gscsim.metrics.pixel import PSNR
-from gscsim.scvar.vqvae import VQVAE
-from gscsim.data.scenes.attributes import f1, f1_by_group, recognised
-
 from gscsim.scvar.data import SceneTokens
 from gscsim.scvar.model import SCVAR, Sampling, Text2Para
+from gscsim.scvar.vqvae import VQVAE
 
 
 @torch.no_grad()

@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from gscsim.scvar.var import VAR, VARConfig
-from gscsim.scvar.vqvae import VQVAE
 from gscsim.data.scenes.dataset import FAR_DEPTH_M
 from gscsim.nn.text_encoder import EMBEDDING_DIM
+from gscsim.scvar.var import VAR, VARConfig
+from gscsim.scvar.vqvae import VQVAE
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ scored on the test split).
 """
 from __future__ import annotations
 
-import platform
 import time
 from pathlib import Path
 
@@ -23,21 +22,18 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
-from tqdm import tqdm
 
-from gscsim.nn import parameter_count
-from gscsim.io import write_text
 from gscsim.data.scenes.attributes import GROUPS, labels
 from gscsim.data.scenes.dataset import scene_at
-from gscsim.io import load_yaml, save_torch
-from gscsim.training.config import LoopConfig, shipped_config
-from gscsim.training.loop import RunState, warmup_cosine
-
+from gscsim.io import load_yaml, save_torch, shipped_config, write_text
+from gscsim.nn import parameter_count
 from gscsim.scvar.data import SceneTokens
-from gscsim.scvar.model import Sampling
 from gscsim.scvar.evaluate import evaluate, generate, score
-from gscsim.scvar.model import SCVAR, SCVARConfig, Text2Para
+from gscsim.scvar.model import SCVAR, Sampling, SCVARConfig, Text2Para
 from gscsim.scvar.zoo import SCVAR_FORMAT, checkpoint_path, load_vqvae
+from gscsim.training.config import LoopConfig
+from gscsim.training.loop import RunState, run_meta, train_steps
+from gscsim.zoo import load_bundle
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 COLOUR_SHAPE_PAIRS = GROUPS["colour-shape"].stop - GROUPS["colour-shape"].start     # 8 x 4
@@ -109,9 +105,10 @@ def initialise_from(bundle: str, model: SCVAR, text2para: Text2Para,
     `model_cfg`); returns the training steps the bundle had seen before (its own and its
     init's)."""
     path = checkpoint_path(bundle, "scvar")
-    obj = torch.load(path, map_location="cpu", weights_only=True)
-    if obj.get("format") != SCVAR_FORMAT or obj["config"] != model_cfg.model_dump(mode="json"):
-        raise ValueError(f"train.init: {path} is not an SCVAR bundle of this config's model")
+    obj = load_bundle(path, SCVAR_FORMAT, "train.init", "gscsim train scvar")
+    if obj["config"] != model_cfg.model_dump(mode="json"):
+        raise ValueError(f"train.init: {path} holds another architecture than this config's "
+                         f"model section")
     model.load_state_dict({k: v.float() if v.is_floating_point() else v
                            for k, v in obj["state_dict"].items()}, strict=True)
     text2para.load_state_dict(obj["text2para"], strict=True)
@@ -121,7 +118,7 @@ def initialise_from(bundle: str, model: SCVAR, text2para: Text2Para,
 
 def colour_shape_targets(split: str, count: int) -> torch.Tensor:
     """float [count, 32]: which colour-shape pairs each of a split's first scenes holds (from
-    the scene graphs, about 0.5 ms a scene)."""
+    the scene graphs)."""
     group = GROUPS["colour-shape"]
     return torch.from_numpy(np.stack([labels(scene_at(split, i)[0])[group]
                                       for i in range(count)])).float()
@@ -169,35 +166,23 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     targets = colour_shape_targets("train", tc.count).to(device) if tc.text_aux_weight else None
     prep_s = time.perf_counter() - prep_started
     sampling = Sampling(**tc.sampling.model_dump())
-    model.train()
-    bar = tqdm(total=tc.steps, initial=run.step, desc="scvar", unit="step", disable=not progress)
-    started = time.perf_counter() - run.elapsed
-    while run.step < tc.steps:
-        g = torch.Generator().manual_seed(tc.seed * 1_000_003 + run.step)
+
+    def step(g: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         rows = torch.randint(len(train_set), (tc.batch,), generator=g)
         drop_text = torch.rand(tc.batch, generator=g) < cfg.model.text_drop
         drop_depth = torch.rand(tc.batch, generator=g) < cfg.model.depth_drop
-        for group in opt.param_groups:
-            group["lr"] = tc.lr * warmup_cosine(run.step, tc.steps, tc.warmup)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16):
-            loss = token_loss(model, text2para, vae, train_set, rows, drop_text, drop_depth)
-            aux = None if targets is None else text_aux_loss(
-                text2para, modules["colour_shape_head"], train_set.embeddings[rows], targets[rows])
-        run.update(loss if aux is None else loss + tc.text_aux_weight * aux, 2.0, path)
-        run.elapsed = time.perf_counter() - started
-        bar.update(1)
-        if run.step % tc.log_every == 0 or run.step == tc.steps:
-            run.log.add(step=run.step, loss=loss.item(), lr=opt.param_groups[0]["lr"],
-                        alpha=model.alpha.item(), elapsed_s=run.elapsed,
-                        **({} if aux is None else {"text_aux_loss": aux.item()}))
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        if run.step % tc.eval_every == 0 or run.step == tc.steps:
-            run.log.add(step=run.step, **validate(model, text2para, vae, val_set, sampling,
-                                                  tc.val_generated))
-            model.train()
-        if run.step % tc.checkpoint_every == 0 or run.step == tc.steps:
-            run.save()
-    bar.close()
+        loss = token_loss(model, text2para, vae, train_set, rows, drop_text, drop_depth)
+        if targets is None:
+            return loss, {}
+        aux = text_aux_loss(text2para, modules["colour_shape_head"], train_set.embeddings[rows],
+                            targets[rows])
+        return loss + tc.text_aux_weight * aux, {"loss": loss.item(), "text_aux_loss": aux.item()}
+
+    train_steps(run, tc, opt, step, trained=list(modules.values()), config_path=path,
+                desc="scvar", progress=progress, max_norm=2.0,
+                validate=lambda: validate(model, text2para, vae, val_set, sampling,
+                                          tc.val_generated),
+                after_update=lambda g: {"alpha": model.alpha.item()})
     # the checkpoint stores float16 weights (half the size, under the zoo's 25 MB); the model
     # is evaluated with exactly those rounded weights
     compact = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
@@ -206,13 +191,8 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     if tc.test_count:
         test_set = SceneTokens("test", tc.test_count, vae, None, progress)
         test = evaluate(model, vae, text2para, test_set, tc.test_count, sampling)
-    meta = {"command": " ".join(["gscsim train scvar --config", str(config), "--out", str(out)]
-                                + ([f"--steps {steps}"] if steps else [])),
-            "steps": tc.steps, "prior_steps": prior_steps, "seed": tc.seed,
-            "wall_s": round(run.elapsed, 1),
-            "prep_s": round(prep_s, 1),
-            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {device}",
-            "train": tc.model_dump(mode="json"), "test": test}
+    meta = {**run_meta("scvar", config, out, tc, run, steps), "prior_steps": prior_steps,
+            "prep_s": round(prep_s, 1), "test": test}
     final = run_dir / "model.pt"
     save_torch({"format": SCVAR_FORMAT, "config": cfg.model.model_dump(mode="json"),
                  "vqvae": tc.vqvae, "sampling": tc.sampling.model_dump(),

@@ -8,24 +8,19 @@ PSNR and codebook usage on the scene test split.
 """
 from __future__ import annotations
 
-import platform
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
-from tqdm import tqdm
 
+from gscsim.io import load_yaml, save_torch, shipped_config, write_text
 from gscsim.nn import parameter_count
 from gscsim.scvar.vqvae import VQVAE, VQVAEConfig
-from gscsim.io import write_text
-from gscsim.io import load_yaml, save_torch
-from gscsim.training.config import LoopConfig, shipped_config, with_overrides
-from gscsim.training.data import DataConfig, ImageSource
-from gscsim.training.loop import RunState, warmup_cosine
-
 from gscsim.scvar.zoo import VQVAE_FORMAT
+from gscsim.training.config import LoopConfig, with_overrides
+from gscsim.training.data import DataConfig, ImageSource
+from gscsim.training.loop import RunState, run_meta, train_steps
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -93,41 +88,28 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     source = ImageSource(tc.data, base_dir=path.parent, progress=progress)
     val = source.validation()
     threshold = tc.dead_fraction * len(cfg.model.patch_nums) / cfg.model.vocab
-    vae.train()
-    bar = tqdm(total=tc.steps, initial=run.step, desc="vqvae", unit="step", disable=not progress)
-    started = time.perf_counter() - run.elapsed
-    while run.step < tc.steps:
-        g = torch.Generator().manual_seed(tc.seed * 1_000_003 + run.step)
+
+    def step(g: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         images = source.batch(tc.batch, g).to(device) * 2 - 1
-        for group in opt.param_groups:
-            group["lr"] = tc.lr * warmup_cosine(run.step, tc.steps, tc.warmup)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16):
-            recon, vq_loss = vae(images)
-        rec_loss = F.mse_loss(recon.float(), images)
-        loss = rec_loss + vq_loss.float()
-        run.update(loss, 1.0, path)
-        reset = (vae.quantize.reset_dead_codes(threshold, g)
-                 if tc.reset_every and run.step % tc.reset_every == 0 else 0)
-        run.elapsed = time.perf_counter() - started
-        bar.update(1)
-        if run.step % tc.log_every == 0 or run.step == tc.steps:
-            run.log.add(step=run.step, loss=loss.item(), rec_mse=rec_loss.item(),
-                        vq=vq_loss.item(), codes_reset=reset, lr=opt.param_groups[0]["lr"],
-                        elapsed_s=run.elapsed)
-            bar.set_postfix(loss=f"{loss.item():.4g}")
-        if val is not None and (run.step % tc.eval_every == 0 or run.step == tc.steps):
-            q = reconstruction_quality(vae, val.to(device))
-            run.log.add(step=run.step, val_psnr=q["psnr"], val_code_usage=q["code_usage"])
-        if run.step % tc.checkpoint_every == 0 or run.step == tc.steps:
-            run.save()
-    bar.close()
+        recon, vq_loss = vae(images)
+        with torch.autocast(device.type, enabled=False):
+            rec_loss = F.mse_loss(recon.float(), images)
+        return rec_loss + vq_loss.float(), {"rec_mse": rec_loss.item(), "vq": vq_loss.item()}
+
+    def reset_dead_codes(g: torch.Generator) -> dict[str, float]:
+        due = tc.reset_every and run.step % tc.reset_every == 0
+        return {"codes_reset": vae.quantize.reset_dead_codes(threshold, g) if due else 0}
+
+    def validate() -> dict[str, float]:
+        q = reconstruction_quality(vae, val.to(device))
+        return {"val_psnr": q["psnr"], "val_code_usage": q["code_usage"]}
+
+    train_steps(run, tc, opt, step, trained=[vae], config_path=path, desc="vqvae",
+                progress=progress, validate=None if val is None else validate,
+                after_update=reset_dead_codes)
     test = (reconstruction_quality(vae, test_images(tc.test_count, cfg.model.img_size).to(device))
             if tc.test_count else {})
-    meta = {"command": " ".join(["gscsim train vqvae --config", str(config), "--out", str(out)]
-                                + ([f"--steps {steps}"] if steps else [])),
-            "steps": tc.steps, "seed": tc.seed, "wall_s": round(run.elapsed, 1),
-            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {device}",
-            "train": tc.model_dump(mode="json"), "test": test}
+    meta = {**run_meta("vqvae", config, out, tc, run, steps, data), "test": test}
     final = run_dir / "model.pt"
     save_torch({"format": VQVAE_FORMAT, "config": cfg.model.model_dump(mode="json"),
                  "state_dict": vae.state_dict(), "meta": meta}, final)

@@ -23,6 +23,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from gscsim.conventions import pack_complex, unpack_real
 from gscsim.nn.modnet import modnet_gains, modnet_layers
 from gscsim.nn.swin import SwinBlock, init_weights
 
@@ -195,27 +196,15 @@ def normalise(values: torch.Tensor) -> torch.Tensor:
     return values / values.square().mean(1, keepdim=True).add(1e-12).sqrt()
 
 
-def add_noise(values: torch.Tensor, snr_db: torch.Tensor, generator: torch.Generator | None
-              ) -> torch.Tensor:
-    """Unit-mean-square real values [B, n] as the receiver sees them at Es/N0 snr_db [B]."""
-    std = torch.sqrt(10.0 ** (-snr_db.float() / 10.0)).view(-1, 1)
-    noise = torch.randn(values.shape, generator=generator, device=values.device)
-    return values + (noise * std).to(values.dtype)
-
-
 def to_symbols(values: torch.Tensor) -> torch.Tensor:
     """Unit-mean-square real values [B, n] -> unit-power complex64 symbols [B, ceil(n/2)] (an
     odd n is padded with one zero)."""
-    if values.shape[1] % 2:
-        values = torch.nn.functional.pad(values, (0, 1))
-    half = values.shape[1] // 2
-    return (torch.complex(values[:, :half].float(), values[:, half:].float())
-            / math.sqrt(2)).to(torch.complex64)
+    return pack_complex(values) / math.sqrt(2)
 
 
 def from_symbols(symbols: torch.Tensor) -> torch.Tensor:
     """Inverse of to_symbols on (equalised) received symbols [B, m] -> real values [B, 2m]."""
-    return math.sqrt(2) * torch.cat([symbols.real, symbols.imag], 1).float()
+    return math.sqrt(2) * unpack_real(symbols)
 
 
 def send_latent(latent: torch.Tensor, channels: int) -> torch.Tensor:

@@ -11,17 +11,14 @@ loss.png); a finished stage is kept on a rerun, also when only a later stage's s
    checkpoint, centred on their mean over the stage's captions and normalised as the sender
    sends them, plus channel noise at SNRs drawn from text.snr_db; MSE loss on the parameters.
    The stage's clean parameters are kept as the receiver's prior (`TextDecoder.most_likely`).
-SCVAR and its Text2Para stay frozen: they were trained together (gscsim train scvar), and
-fine-tuning the generator on noisy conditions costs about 1 s a step on 2 cores, and its own
-4800 steps took a stage's whole 90 minutes. The codec is trained instead to deliver what
-SCVAR reads of the true depth (the condition loss). The final `model.pt` bundles the U-Net,
-the codec and the text decoder and names its SCVAR checkpoint; `model.md` is its card, with
-test-split figures.
+SCVAR and its Text2Para stay frozen (they are trained together by `gscsim train scvar`); the
+codec is trained to deliver what SCVAR reads of the true depth (the condition loss). The final
+`model.pt` bundles the U-Net, the codec and the text decoder and names its SCVAR checkpoint;
+`model.md` is its card, with test-split figures.
 """
 from __future__ import annotations
 
 import platform
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -29,21 +26,18 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
-from tqdm import tqdm
 
-from gscsim.conventions import symbol_budget
-from gscsim.nn import parameter_count
-from gscsim.io import write_text
+from gscsim.conventions import real_awgn
 from gscsim.data.scenes.shards import SceneSplit
+from gscsim.io import load_yaml, save_torch, shipped_config, write_text
+from gscsim.nn import parameter_count
+from gscsim.plugins import LinkContext
 from gscsim.scvar.model import SCVAR, depth_features
-from gscsim.io import load_yaml, save_torch
-from gscsim.training.config import LoopConfig, shipped_config
-from gscsim.training.loop import RunState, warmup_cosine
-
-from gscsim.targsc.codec import (CodecConfig, DepthCodec, TextDecoder, add_noise, receive_latent,
-                    send_latent)
+from gscsim.targsc.codec import CodecConfig, DepthCodec, TextDecoder, receive_latent, send_latent
 from gscsim.targsc.depth import DepthUNet, abs_rel, to_metres
 from gscsim.targsc.zoo import TARGSC_FORMAT, TEXT_SYMBOLS
+from gscsim.training.config import LoopConfig
+from gscsim.training.loop import RunState, train_steps
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 STAGES = ("unet", "codec", "text")    # in training order
@@ -108,15 +102,16 @@ def depth_over_link(unet: DepthUNet, codec: DepthCodec, images: torch.Tensor,
     with torch.no_grad():
         features = unet(images)
     sent = send_latent(codec.encode(features, snr_db), channels)
-    received = add_noise(sent, snr_db, generator)
+    received = real_awgn(sent, snr_db, generator)
     return codec.decode(receive_latent(received, codec.cfg.tokens, codec.cfg.latent_channels),
                         snr_db)
 
 
 def report_channels(cfg: CodecConfig) -> int:
-    """Kept channels at the card's CBR (1/48) after the 3 text symbols."""
-    budget = symbol_budget(REPORT_CBR, (3, cfg.image_size, cfg.image_size)) - TEXT_SYMBOLS
-    return min(cfg.latent_channels, 2 * budget // cfg.tokens)
+    """Kept channels at the card's CBR (1/48) beside one copy of the 3 text symbols."""
+    ctx = LinkContext.for_budget(REPORT_CBR, (3, cfg.image_size, cfg.image_size))
+    return ctx.largest_fitting(cfg.latent_channels, lambda k: -(-cfg.tokens * k // 2),
+                               [TEXT_SYMBOLS])
 
 
 @torch.no_grad()
@@ -148,7 +143,7 @@ def text_errors(decoder: TextDecoder, params: torch.Tensor) -> dict[str, float]:
     out = {}
     for snr in REPORT_SNRS:
         snr_b = torch.full((len(params),), snr)
-        noisy = add_noise(decoder.centre(params), snr_b, torch.Generator().manual_seed(0))
+        noisy = real_awgn(decoder.centre(params), snr_b, torch.Generator().manual_seed(0))
         out[f"mse_raw_{snr:g}dB"] = float(F.mse_loss(decoder.on_sphere(noisy), params))
         out[f"mse_decoded_{snr:g}dB"] = float(F.mse_loss(decoder(noisy, snr_b), params))
         out[f"mse_prior_{snr:g}dB"] = float(F.mse_loss(decoder.most_likely(noisy), params))
@@ -179,29 +174,9 @@ def run_stage(name: str, stage: LoopConfig, cfg: TarGSCRunConfig, run_dir: Path,
     identity = cfg.model_dump(mode="json", exclude={"train": later} if later else None)
     run = RunState(stage_dir, identity, stage.steps, modules, opt)
     run.restore(restart)
-    device_type = torch.device(stage.device).type
-    bar = tqdm(total=stage.steps, initial=run.step, desc=f"targsc {name}", unit="step",
-               disable=not progress)
-    started = time.perf_counter() - run.elapsed
-    while run.step < stage.steps:
-        trained.train()
-        g = torch.Generator().manual_seed(stage.seed * 1_000_003 + run.step)
-        for group in opt.param_groups:
-            group["lr"] = stage.lr * warmup_cosine(run.step, stage.steps, stage.warmup)
-        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=stage.bf16):
-            loss = loss_of(g, stage.batch)
-        run.update(loss.float(), 1.0, config_path)
-        run.elapsed = time.perf_counter() - started
-        bar.update(1)
-        if run.step % stage.log_every == 0 or run.step == stage.steps:
-            run.log.add(step=run.step, loss=loss.item(), lr=opt.param_groups[0]["lr"],
-                        elapsed_s=run.elapsed)
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-        if run.step % stage.eval_every == 0 or run.step == stage.steps:
-            run.log.add(step=run.step, **{f"val_{k}": v for k, v in validate().items()})
-        if run.step % stage.checkpoint_every == 0 or run.step == stage.steps:
-            run.save()
-    bar.close()
+    train_steps(run, stage, opt, lambda g: (loss_of(g, stage.batch), {}), trained=[trained],
+                config_path=config_path, desc=f"targsc {name}", progress=progress,
+                validate=lambda: {f"val_{k}": v for k, v in validate().items()})
     return run.elapsed
 
 
@@ -209,8 +184,8 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
           restart: bool = False, progress: bool = True) -> Path:
     """Run (or resume) the three stages; returns the path of the final model.pt. `steps`
     overrides every stage's step count."""
-    from gscsim.scvar.zoo import load_scvar
     from gscsim.nn.text_encoder import embed
+    from gscsim.scvar.zoo import load_scvar
 
     if data is not None:
         raise ValueError("gscsim train targsc trains on the scene set; --data does not apply")
@@ -269,7 +244,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     def text_loss(g: torch.Generator, batch: int) -> torch.Tensor:
         clean = train_params[torch.randint(len(train_params), (batch,), generator=g)]
         snr = uniform(tc.text.snr_db, batch, g)
-        return F.mse_loss(decoder(add_noise(decoder.centre(clean), snr, g), snr), clean)
+        return F.mse_loss(decoder(real_awgn(decoder.centre(clean), snr, g), snr), clean)
 
     wall["text"] = run_stage("text", tc.text, cfg, run_dir, {"text_decoder": decoder}, decoder,
                              text_loss, lambda: text_errors(decoder, val_params), path, restart,

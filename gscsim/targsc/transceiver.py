@@ -23,14 +23,13 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gscsim.nn.text_encoder import embed
 from gscsim.plugins import Batch, LinkContext, Received, Transceiver
 from gscsim.scvar.zoo import scvar_files
-from gscsim.nn.text_encoder import embed
-from gscsim.zoo import bundle_reference
-
 from gscsim.targsc.codec import from_symbols, receive_latent, send_latent, to_symbols
 from gscsim.targsc.depth import to_metres
 from gscsim.targsc.zoo import TEXT_SYMBOLS, TarGSCModels, checkpoint_path, load_models
+from gscsim.zoo import bundle_reference
 
 IMAGE_STREAM, TEXT_STREAM = "image", "text"
 
@@ -71,9 +70,7 @@ class TarGSC(Transceiver):
         copy, or `text_repeats` copies where that is set)."""
         cfg = self.models.config
         text = [TEXT_SYMBOLS * (self.options.text_repeats or 1)] if self.sends_text else []
-        c = cfg.latent_channels
-        while c > 0 and not ctx.fits([-(-cfg.tokens * c // 2)] + text):
-            c -= 1
+        c = ctx.largest_fitting(cfg.latent_channels, lambda k: -(-cfg.tokens * k // 2), text)
         if c < 1:
             _, h, w = ctx.image_shape
             raise ValueError(f"targsc: CBR {ctx.cbr:.4g} at {h}x{w} leaves no room for one "

@@ -1,8 +1,6 @@
 """The parts of a `gscsim train MODEL --config FILE` config that every trainer shares: the
-loop fields, where a named config is found, and the command line's overrides."""
+loop fields and the command line's overrides."""
 from __future__ import annotations
-
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,19 +21,6 @@ class LoopConfig(BaseModel):
     log_every: int = Field(20, ge=1)
     eval_every: int = Field(500, ge=1)
     checkpoint_every: int = Field(200, ge=1)
-
-
-def shipped_config(name_or_path: str | Path, config_dir: Path) -> Path:
-    """A config file path, or the name of a config shipped in `config_dir`."""
-    path = Path(name_or_path)
-    if path.exists() or path.suffix:
-        return path
-    shipped = config_dir / f"{name_or_path}.yaml"
-    if not shipped.exists():
-        names = sorted(p.stem for p in config_dir.glob("*.yaml"))
-        raise FileNotFoundError(f"--config {name_or_path}: no such file, and no shipped config of "
-                                f"that name (shipped: {', '.join(names)})")
-    return shipped
 
 
 def with_overrides(train_cfg: BaseModel, steps: int | None, data: str | None) -> BaseModel:

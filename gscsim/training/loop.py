@@ -3,13 +3,18 @@ folder's resumable state (`last.pt`), the loss log and its curve."""
 from __future__ import annotations
 
 import math
+import platform
 import sys
+import time
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 from pydantic import BaseModel
+from tqdm import tqdm
 
 from gscsim.io import save_torch, to_csv, write_text
+from gscsim.training.config import LoopConfig
 
 
 def warmup_cosine(step: int, total: int, warmup: int) -> float:
@@ -114,3 +119,68 @@ class RunState:
         self.log.write()
 
 
+
+
+StepFn = Callable[[torch.Generator], tuple[torch.Tensor, dict[str, float]]]
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """The generator of one training step's random draws: the same on a resumed run."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+def train_steps(run: RunState, loop: LoopConfig, optimizer: torch.optim.Optimizer,
+                step: StepFn, *, trained: list[torch.nn.Module], config_path: Path,
+                desc: str, progress: bool = True, max_norm: float = 1.0,
+                validate: Callable[[], dict[str, float]] | None = None,
+                after_update: Callable[[torch.Generator], dict[str, float]] | None = None
+                ) -> None:
+    """Run `run` from its step to loop.steps. Each step: the `trained` modules in train mode,
+    the warm-up + cosine learning rate, `step(generator)` -> (loss, values to log) under bf16
+    autocast where loop.bf16, one clipped optimiser step, then `after_update(generator)`,
+    whose values are logged too. Every loop.log_every steps: the loss, learning rate, wall time
+    and those values (a "loss" among them replaces the optimised one in the log). Every
+    loop.eval_every: the `validate()` values. Every loop.checkpoint_every, and at the end:
+    last.pt, log.csv and loss.png."""
+    device_type = torch.device(loop.device).type
+    bar = tqdm(total=loop.steps, initial=run.step, desc=desc, unit="step", disable=not progress)
+    started = time.perf_counter() - run.elapsed
+    while run.step < loop.steps:
+        for module in trained:
+            module.train()
+        g = step_generator(loop.seed, run.step)
+        for group in optimizer.param_groups:
+            group["lr"] = loop.lr * warmup_cosine(run.step, loop.steps, loop.warmup)
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=loop.bf16):
+            loss, logged = step(g)
+        run.update(loss.float(), max_norm, config_path)
+        if after_update is not None:
+            logged = {**logged, **after_update(g)}
+        run.elapsed = time.perf_counter() - started
+        bar.update(1)
+        last = run.step == loop.steps
+        if run.step % loop.log_every == 0 or last:
+            row = {"step": run.step, "loss": loss.item(), "lr": optimizer.param_groups[0]["lr"],
+                   "elapsed_s": run.elapsed, **logged}
+            run.log.add(**row)
+            bar.set_postfix(loss=f"{row['loss']:.4g}")
+        if validate is not None and (run.step % loop.eval_every == 0 or last):
+            run.log.add(step=run.step, **validate())
+        if run.step % loop.checkpoint_every == 0 or last:
+            run.save()
+    bar.close()
+
+
+def run_meta(model: str, config: str | Path, out: str | Path, loop: LoopConfig, run: RunState,
+             steps: int | None = None, data: str | None = None) -> dict[str, Any]:
+    """What every model card states: the command that trained it, steps, seed, wall time,
+    machine and the training config."""
+    command = (["gscsim", "train", model, "--config", str(config), "--out", str(out)]
+               + ([f"--steps {steps}"] if steps else []) + ([f"--data {data}"] if data else []))
+    device = torch.device(loop.device)
+    machine = f"{platform.machine()}, {torch.get_num_threads()} threads, {device}"
+    if device.type == "cuda":
+        machine += f", peak memory {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB"
+    return {"command": " ".join(command), "steps": loop.steps, "seed": loop.seed,
+            "wall_s": round(run.elapsed, 1), "machine": machine,
+            "train": loop.model_dump(mode="json")}

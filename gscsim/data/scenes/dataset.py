@@ -9,10 +9,10 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from gscsim.plugins import Dataset, Frame
 from gscsim.data.scenes.caption import caption
 from gscsim.data.scenes.graph import Scene, sample_scene
 from gscsim.data.scenes.render import render
+from gscsim.plugins import Dataset, Frame
 
 SPLIT_SEEDS = {"train": 1_000_003, "val": 2_000_003, "test": 3_000_017}
 FAR_DEPTH_M = 30.0          # depth reported for sky pixels

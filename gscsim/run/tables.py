@@ -1,5 +1,6 @@
-"""The results store: one JSON file per trial (written atomically, so a run resumes where it
-stopped), and the tables built from them: frames.csv, summary.csv and manifest.json."""
+"""The tables of a results folder, built from trial results: frames.csv (one row per frame),
+summary.csv (one row per trial, or per link of a timed trial: means with 95% confidence
+half-widths, rates, latency statistics) and manifest.json (what ran, where, with what)."""
 from __future__ import annotations
 
 import json
@@ -14,9 +15,9 @@ from typing import Any, Iterable
 import numpy as np
 from scipy import stats
 
-from gscsim import weights
 from gscsim.io import to_csv, write_text
-from gscsim.run.scenario import Scenario, Trial, trial_id
+from gscsim.run.scenario import Scenario, Trial
+from gscsim.run.trial import TrialResult
 
 # Per-frame columns that are not quality figures (and so not averaged as such in the summary).
 TIMING_COLUMNS = ("encode_s", "channel_s", "decode_s", "metrics_s")
@@ -28,42 +29,12 @@ LATENCY_COLUMNS = ("latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_
 STAT_COLUMNS = ("n_frames", "frame_error_rate") + EXTRA_MEANS + LATENCY_COLUMNS
 
 
-class ResultStore:
-    """Trial results under `root/trials/<trial id>.json`."""
 
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
-        self.trials_dir = self.root / "trials"
-
-    def path(self, tid: str) -> Path:
-        return self.trials_dir / f"{tid}.json"
-
-    def has(self, tid: str) -> bool:
-        return self.path(tid).exists()
-
-    def write(self, result: dict[str, Any]) -> None:
-        write_text(self.path(result["id"]), json.dumps(result, allow_nan=True))
-
-    def read(self, tid: str) -> dict[str, Any]:
-        return json.loads(self.path(tid).read_text(encoding="utf-8"))
-
-    def current(self, tid: str) -> bool:
-        """A stored result whose weight files are still those it was computed with."""
-        return self.has(tid) and not weights.changed(self.read(tid).get("weights", {}))
-
-    def pending(self, scenario: Scenario, trials: list[Trial]) -> list[Trial]:
-        """The trials to run: no stored result, or one computed with other weights."""
-        return [t for t in trials if not self.current(trial_id(scenario, t))]
-
-
-# ---------------------------------------------------------------- tables
-
-
-def frame_rows(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def frame_rows(results: Iterable[TrialResult]) -> list[dict[str, Any]]:
     rows = []
     for result in results:
-        keys = Trial.from_dict(result["trial"]).keys()
-        rows += [{**keys, **frame} for frame in result["frames"]]
+        keys = Trial.from_dict(result.trial).keys()
+        rows += [{**keys, **frame} for frame in result.frames]
     return rows
 
 
@@ -81,16 +52,16 @@ def mean_ci95(values: list[float]) -> tuple[float, float]:
     return mean, float(stats.t.ppf(0.975, n - 1)) * math.sqrt(var / n)
 
 
-def summary_rows(results: Iterable[dict[str, Any]], metrics: list[str]) -> list[dict[str, Any]]:
+def summary_rows(results: Iterable[TrialResult], metrics: list[str]) -> list[dict[str, Any]]:
     """One row per trial (for timed trials: link "all", plus one per link when several): its keys,
     n_frames, each metric's mean and `<metric>_ci95`, the means of achieved CBR, transmit power,
     attempts and timings, the frame error rate where the transceiver reports integrity, and the
     latency statistics of timed trials."""
     rows = []
     for result in results:
-        keys = Trial.from_dict(result["trial"]).keys()
-        frames = result["frames"]
-        set_values = result.get("set_metrics", {})
+        keys = Trial.from_dict(result.trial).keys()
+        frames = result.frames
+        set_values = result.set_metrics
         per_frame = [m for m in metrics if m not in set_values and m not in ("fid", "kid")]
         if not (frames and "link" in frames[0]):
             rows.append({**keys, **_frame_stats(frames, per_frame), **set_values})
@@ -139,24 +110,23 @@ def latency_stats(frames: list[dict[str, Any]]) -> dict[str, float]:
 # ---------------------------------------------------------------- the output folder
 
 
-def write_tables(root: Path, scenario: Scenario, trials: list[Trial]) -> list[dict[str, Any]]:
-    """(Re)build frames.csv and summary.csv from the stored trials of this scenario."""
-    store = ResultStore(root)
-    ids = [trial_id(scenario, t) for t in trials]
-    results = [store.read(tid) for tid in ids if store.has(tid)]
-    write_text(root / "frames.csv", to_csv(frame_rows(results)))
+def write_tables(root: Path, scenario: Scenario, results: list[TrialResult]
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Write frames.csv and summary.csv of these results; returns (summary rows, frame rows)."""
+    frames = frame_rows(results)
+    write_text(root / "frames.csv", to_csv(frames))
     summary = summary_rows(results, scenario.metrics)
     write_text(root / "summary.csv", to_csv(summary))
-    return summary
+    return summary, frames
 
 
-def write_manifest(root: Path, scenario: Scenario, trials: list[Trial], started: datetime,
+def write_manifest(root: Path, scenario: Scenario, trial_ids: list[str], started: datetime,
                    ended: datetime | None, executor: str) -> None:
     manifest = {
         "scenario": scenario.model_dump(mode="json"),
-        "n_trials": len(trials),
+        "n_trials": len(trial_ids),
         "seeds": scenario.seeds,
-        "trial_ids": [trial_id(scenario, t) for t in trials],
+        "trial_ids": trial_ids,
         "executor": executor,
         "started": started.isoformat(),
         "ended": ended.isoformat() if ended else None,

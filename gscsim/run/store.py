@@ -1,0 +1,47 @@
+"""The results store: one JSON file per trial under OUTPUT/trials/, written atomically as each
+trial finishes, so that a stopped run keeps what it finished and a rerun resumes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gscsim import weights
+from gscsim.io import write_json
+from gscsim.run.scenario import Trial
+from gscsim.run.trial import TrialResult
+
+
+class ResultStore:
+    """Trial results under `root/trials/<trial id>.json`."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.trials_dir = self.root / "trials"
+
+    def path(self, tid: str) -> Path:
+        return self.trials_dir / f"{tid}.json"
+
+    def has(self, tid: str) -> bool:
+        return self.path(tid).exists()
+
+    def write(self, result: TrialResult) -> None:
+        write_json(self.path(result.id), result.to_json())
+
+    def read(self, tid: str) -> TrialResult:
+        return TrialResult.from_json(json.loads(self.path(tid).read_text(encoding="utf-8")))
+
+    def split(self, planned: list[tuple[str, Trial]]
+              ) -> tuple[dict[str, TrialResult], list[tuple[str, Trial]], int]:
+        """(stored results still current by trial id, the (id, trial) pairs to run, how many
+        of those have a stored result computed with weight files that have changed since)."""
+        current: dict[str, TrialResult] = {}
+        pending, stale = [], 0
+        for tid, trial in planned:
+            if self.has(tid):
+                result = self.read(tid)
+                if not weights.changed(result.weights):
+                    current[tid] = result
+                    continue
+                stale += 1
+            pending.append((tid, trial))
+        return current, pending, stale

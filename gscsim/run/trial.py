@@ -1,0 +1,49 @@
+"""One trial, timed or not, and the record it leaves: the dispatcher every executor calls."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gscsim import weights
+from gscsim.run.link import Plugins, run_untimed
+from gscsim.run.scenario import Scenario, Trial, trial_id
+from gscsim.run.timed import run_timed
+
+
+@dataclass
+class TrialResult:
+    """What one trial leaves, stored as OUTPUT/trials/<id>.json: its id, the trial
+    (Trial.to_dict), one record per frame (metrics, CBR, power, timings; timestamps and the
+    link when timed), the set metrics (FID, KID), {weight file: digest} and the wall time (s)."""
+
+    id: str
+    trial: dict[str, Any]
+    frames: list[dict[str, Any]]
+    set_metrics: dict[str, float] = field(default_factory=dict)
+    weights: dict[str, str] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrialResult:
+        return cls(**data)
+
+
+def run_trial(scenario: Scenario, trial: Trial, search_dir: Path | None = None,
+              plugins: Plugins | None = None, tid: str | None = None) -> TrialResult:
+    """Run one trial: every dataset frame through the link once, or with a `timing` section a
+    timed simulation of all its links (gscsim.run.timed). `tid` is the trial's id where the
+    caller has computed it; `plugins` (untimed only) reuses built plugins."""
+    started = time.perf_counter()
+    if scenario.timing is None:
+        outcome = run_untimed(scenario, trial, search_dir, plugins)
+    else:
+        outcome = run_timed(scenario, trial, search_dir)
+    return TrialResult(id=tid or trial_id(scenario, trial), trial=trial.to_dict(),
+                       frames=outcome.frames, set_metrics=outcome.set_metrics,
+                       weights=weights.digests(outcome.weight_files),
+                       wall_s=time.perf_counter() - started)
