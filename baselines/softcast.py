@@ -9,8 +9,13 @@ of scaled coefficients form one complex symbol (the `image` stream).
 
 Side information is real channel uses too: each kept chunk's log2 standard deviation, quantised
 to `meta_bits` bits, goes on the `meta` stream as QPSK with a rate-1/`meta_repetition`
-repetition code, soft-combined at the receiver. Both ends scale with the quantised variances, so
-only a bit error in the side information makes them disagree.
+repetition code, soft-combined at the receiver. Both ends scale with the quantised variances.
+Because a chunk's energy differs from its quantised variance, those scales alone would give the
+frame a power other than 1 (0.9..1.1), which the engine's normalisation would then change
+without the decoder knowing; so the sender also measures the frame's power and sends the
+correction, log2 of the factor that restores unit power quantised to `power_bits` bits over
+[-1, 1], in the same repetition-coded `meta` stream, and scales by it. Only a bit error in the
+side information makes the two ends disagree.
 
 Receiver: linear least-squares estimate x_hat = g*lambda*y / (g^2*lambda + sigma^2) of every
 coefficient from the unbiased equaliser output, zeros for dropped chunks, inverse DCT, RGB.
@@ -45,6 +50,8 @@ class SoftCastOptions(BaseModel):
     meta_bits: int = Field(6, ge=2, le=16, description="bits per quantised chunk log2-std")
     meta_repetition: int = Field(16, ge=1, description="repetition factor of the side information")
     chroma_offset: int = Field(1, ge=0, description="frequency rank by which chroma chunks yield")
+    power_bits: int = Field(10, ge=2, le=16, description=(
+        "bits of the per-frame power correction (log2 of the factor, over [-1, 1])"))
 
 
 class SoftCast(Transceiver):
@@ -69,8 +76,12 @@ class SoftCast(Transceiver):
         chunks = [(p, u, v) for p in range(3) for u in range(g) for v in range(g)]
         return sorted(chunks, key=lambda c: (c[1] + c[2] + (offset if c[0] else 0), c[0], c[1]))
 
+    def _meta_bits(self, n_chunks: int) -> int:
+        """Side-information bits of a frame: the chunks' variance codes and the power code."""
+        return n_chunks * self.options.meta_bits + self.options.power_bits
+
     def _meta_symbols(self, n_chunks: int) -> int:
-        return math.ceil(n_chunks * self.options.meta_bits * self.options.meta_repetition / 2)
+        return math.ceil(self._meta_bits(n_chunks) * self.options.meta_repetition / 2)
 
     def chunks_that_fit(self, ctx: LinkContext) -> int:
         """Largest number K of chunks whose data and side information fit the budget."""
@@ -121,25 +132,41 @@ class SoftCast(Transceiver):
         levels = 2 ** self.options.meta_bits - 1
         return 4.0 ** (lo + codes / levels * (hi - lo))
 
-    def _meta_encode(self, codes: np.ndarray) -> torch.Tensor:
-        """codes [B, K] -> QPSK symbols [B, ceil(K*bits*R/2)] of the repeated bit sequence."""
-        nbits = self.options.meta_bits
-        bits = (codes[..., None] >> np.arange(nbits - 1, -1, -1)) & 1
-        coded = np.tile(bits.reshape(codes.shape[0], -1), self.options.meta_repetition)
+    def _power_code(self, power: np.ndarray) -> np.ndarray:
+        """Frame powers [B] -> codes [B] of log2(1/sqrt(power)), quantised over [-1, 1]."""
+        levels = 2 ** self.options.power_bits - 1
+        log2_gain = np.clip(-0.5 * np.log2(np.maximum(power, 1e-30)), -1.0, 1.0)
+        return np.rint((log2_gain + 1.0) / 2.0 * levels).astype(np.int64)
+
+    def _power_gain(self, codes: np.ndarray) -> np.ndarray:
+        return 2.0 ** (codes / (2 ** self.options.power_bits - 1) * 2.0 - 1.0)
+
+    def _meta_encode(self, codes: np.ndarray, power_codes: np.ndarray) -> torch.Tensor:
+        """Variance codes [B, K] and power codes [B] -> QPSK symbols [B, ceil(bits*R/2)] of the
+        repeated bit sequence (variance bits first, then the power bits, MSB first)."""
+        nbits, pbits = self.options.meta_bits, self.options.power_bits
+        bits = np.concatenate([
+            ((codes[..., None] >> np.arange(nbits - 1, -1, -1)) & 1).reshape(len(codes), -1),
+            (power_codes[:, None] >> np.arange(pbits - 1, -1, -1)) & 1], axis=1)
+        coded = np.tile(bits, self.options.meta_repetition)
         if coded.shape[1] % 2:
             coded = np.pad(coded, ((0, 0), (0, 1)))
         amplitude = (1.0 - 2.0 * coded) / math.sqrt(2.0)
         return torch.from_numpy(amplitude[:, 0::2] + 1j * amplitude[:, 1::2]).to(torch.complex64)
 
-    def _meta_decode(self, rx: Received, n_chunks: int) -> np.ndarray:
-        """Soft-combine the repetitions (MRC) -> codes [B, K]."""
-        nbits, reps = self.options.meta_bits, self.options.meta_repetition
+    def _meta_decode(self, rx: Received, n_chunks: int) -> tuple[np.ndarray, np.ndarray]:
+        """Soft-combine the repetitions (MRC) -> (variance codes [B, K], power codes [B])."""
+        nbits, pbits = self.options.meta_bits, self.options.power_bits
+        reps = self.options.meta_repetition
         weighted = (rx.symbols * rx.gain / rx.noise_var.clamp_min(1e-12)).cpu().numpy()
         soft = np.stack([weighted.real, weighted.imag], axis=-1).reshape(weighted.shape[0], -1)
-        n_info = n_chunks * nbits
+        n_info = self._meta_bits(n_chunks)
         combined = soft[:, : n_info * reps].reshape(-1, reps, n_info).sum(axis=1)
-        bits = (combined < 0).astype(np.int64).reshape(-1, n_chunks, nbits)
-        return (bits << np.arange(nbits - 1, -1, -1)).sum(axis=-1)
+        bits = (combined < 0).astype(np.int64)
+        codes = (bits[:, : n_chunks * nbits].reshape(-1, n_chunks, nbits)
+                 << np.arange(nbits - 1, -1, -1)).sum(axis=-1)
+        power = (bits[:, n_chunks * nbits:] << np.arange(pbits - 1, -1, -1)).sum(axis=-1)
+        return codes, power
 
     # ------------------------------------------------------------------ the transceiver
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
@@ -149,10 +176,12 @@ class SoftCast(Transceiver):
         chunks = self._to_chunks(batch.images, ctx)
         kept = np.stack([chunks[:, p, u, v] for p, u, v in self.order[:k]], axis=1)
         codes = self._quantise(np.mean(kept ** 2, axis=-1), ctx)
-        scale = self._scales(self._dequantise(codes, ctx))
-        data = (kept * scale[..., None]).reshape(len(batch), -1)
+        data = (kept * self._scales(self._dequantise(codes, ctx))[..., None]).reshape(
+            len(batch), -1)
+        power_codes = self._power_code(2.0 * np.mean(data ** 2, axis=-1))   # per complex symbol
+        data = data * self._power_gain(power_codes)[:, None]
         image = torch.from_numpy(data[:, 0::2] + 1j * data[:, 1::2]).to(torch.complex64)
-        return {"image": image, "meta": self._meta_encode(codes)}
+        return {"image": image, "meta": self._meta_encode(codes, power_codes)}
 
     @staticmethod
     def _scales(variances: np.ndarray) -> np.ndarray:
@@ -168,8 +197,9 @@ class SoftCast(Transceiver):
         g = self.options.chunks_per_side
         chunks = np.zeros((b, 3, g, g, ch * cw))
         if k:
-            variances = self._dequantise(self._meta_decode(received["meta"], k), ctx)
-            scale = self._scales(variances)
+            codes, power_codes = self._meta_decode(received["meta"], k)
+            variances = self._dequantise(codes, ctx)
+            scale = self._scales(variances) * self._power_gain(power_codes)[:, None]
             rx = received["image"]
             y = (rx.symbols / rx.gain).cpu().numpy()
             var = (rx.noise_var / rx.gain.square()).cpu().numpy() / 2.0  # per real dimension
