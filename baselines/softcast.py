@@ -11,10 +11,10 @@ Side information is real channel uses too: each kept chunk's log2 standard devia
 to `meta_bits` bits, goes on the `meta` stream as QPSK with a rate-1/`meta_repetition`
 repetition code, soft-combined at the receiver. Both ends scale with the quantised variances.
 Because a chunk's energy differs from its quantised variance, those scales alone would give the
-frame a power other than 1 (0.9..1.1), which the engine's normalisation would then change
+frame a power other than 1 (0.8..1.25 at 64x64, G = 4), which the engine's normalisation would then change
 without the decoder knowing; so the sender also measures the frame's power and sends the
 correction, log2 of the factor that restores unit power quantised to `power_bits` bits over
-[-1, 1], in the same repetition-coded `meta` stream, and scales by it. Only a bit error in the
+[-1/4, 1/4], in the same repetition-coded `meta` stream, and scales by it. Only a bit error in the
 side information makes the two ends disagree.
 
 Receiver: linear least-squares estimate x_hat = g*lambda*y / (g^2*lambda + sigma^2) of every
@@ -40,6 +40,9 @@ RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114],
                          [0.5, -0.418688, -0.081312]])
 YCBCR_TO_RGB = np.linalg.inv(RGB_TO_YCBCR)
 LOG2_STD_FLOOR = -16.0  # quantiser floor for a chunk's log2 standard deviation
+# The power correction's range, log2 of the factor: half a variance quantiser step is at most
+# 0.18 in log2 std (6 bits over 16 + log2(side) + 1), the largest correction one chunk needs.
+LOG2_GAIN_RANGE = 0.25
 
 
 class SoftCastOptions(BaseModel):
@@ -50,8 +53,8 @@ class SoftCastOptions(BaseModel):
     meta_bits: int = Field(6, ge=2, le=16, description="bits per quantised chunk log2-std")
     meta_repetition: int = Field(16, ge=1, description="repetition factor of the side information")
     chroma_offset: int = Field(1, ge=0, description="frequency rank by which chroma chunks yield")
-    power_bits: int = Field(10, ge=2, le=16, description=(
-        "bits of the per-frame power correction (log2 of the factor, over [-1, 1])"))
+    power_bits: int = Field(6, ge=2, le=16, description=(
+        "bits of the per-frame power correction (log2 of the factor, over [-1/4, 1/4])"))
 
 
 class SoftCast(Transceiver):
@@ -133,13 +136,16 @@ class SoftCast(Transceiver):
         return 4.0 ** (lo + codes / levels * (hi - lo))
 
     def _power_code(self, power: np.ndarray) -> np.ndarray:
-        """Frame powers [B] -> codes [B] of log2(1/sqrt(power)), quantised over [-1, 1]."""
+        """Frame powers [B] -> codes [B] of log2(1/sqrt(power)), quantised over
+        [-LOG2_GAIN_RANGE, LOG2_GAIN_RANGE]."""
         levels = 2 ** self.options.power_bits - 1
-        log2_gain = np.clip(-0.5 * np.log2(np.maximum(power, 1e-30)), -1.0, 1.0)
-        return np.rint((log2_gain + 1.0) / 2.0 * levels).astype(np.int64)
+        log2_gain = np.clip(-0.5 * np.log2(np.maximum(power, 1e-30)), -LOG2_GAIN_RANGE,
+                            LOG2_GAIN_RANGE)
+        return np.rint((log2_gain / LOG2_GAIN_RANGE + 1.0) / 2.0 * levels).astype(np.int64)
 
     def _power_gain(self, codes: np.ndarray) -> np.ndarray:
-        return 2.0 ** (codes / (2 ** self.options.power_bits - 1) * 2.0 - 1.0)
+        levels = 2 ** self.options.power_bits - 1
+        return 2.0 ** ((codes / levels * 2.0 - 1.0) * LOG2_GAIN_RANGE)
 
     def _meta_encode(self, codes: np.ndarray, power_codes: np.ndarray) -> torch.Tensor:
         """Variance codes [B, K] and power codes [B] -> QPSK symbols [B, ceil(bits*R/2)] of the

@@ -2,9 +2,8 @@
 the trials whose checkpoints changed since they ran (a retrained zoo model keeps its name, and
 so its trial ids).
 
-A plugin names its files with `Plugin.weights()`; the engine stores
-{path: digest} in each trial's result, and `ResultStore.pending` compares them with the files
-on disk now.
+A plugin names its files with `Plugin.weights()`; each trial's result stores {path: digest}
+(gscsim.run.trial), and `ResultStore.split` compares them with the files on disk now.
 """
 from __future__ import annotations
 

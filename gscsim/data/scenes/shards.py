@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from gscsim.data.scenes.dataset import FAR_DEPTH_M, scene_at
 from gscsim.data.scenes.render import render
+from gscsim.io import atomic_file, cache_dir
 
 
 def write_shard(path: str | Path, split: str, count: int, size: int, start: int = 0,
@@ -33,19 +34,15 @@ def write_shard(path: str | Path, split: str, count: int, size: int, start: int 
         masks[k] = out.mask
         captions.append(text)
         graphs.append(json.dumps([asdict(o) for o in scene.objects]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, images=images, depth=depth, masks=masks,
-                        captions=np.array(captions), graphs=np.array(graphs))
-    tmp.replace(path)
+    with atomic_file(path) as tmp, tmp.open("wb") as handle:
+        np.savez_compressed(handle, images=images, depth=depth, masks=masks,
+                            captions=np.array(captions), graphs=np.array(graphs))
     return path
 
 
 def cached_split(split: str, count: int, size: int, progress: bool = True) -> dict[str, np.ndarray]:
     """Scenes 0..count-1 of a split as the arrays of `write_shard`, rendered once and kept in
     the gscsim cache folder (GSCSIM_CACHE) so that several trainings share one rendering."""
-    from gscsim.io import cache_dir
-
     path = cache_dir() / "scenes" / f"{split}-{count}-{size}.npz"
     if not path.exists():
         write_shard(path, split, count, size, progress=progress)

@@ -19,6 +19,7 @@ from torch import nn
 from gscsim.data.scenes.attributes import CHECKPOINT, LABELS, AttributeNet, f1, labels
 from gscsim.data.scenes.dataset import scene_at
 from gscsim.data.scenes.render import render
+from gscsim.io import save_torch, write_text
 
 
 def render_split(split: str, count: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,9 +83,9 @@ def main() -> None:
     score = evaluate(net, x_test, y_test)
     state = {"model": net.state_dict(), "width": args.width, "labels": LABELS}
     out = Path(args.out)
-    torch.save(state, out)
+    save_torch(state, out)
     card = out.with_suffix(".md")
-    card.write_text(
+    write_text(card,
         f"# attributes-scenes64\n\nThe attribute recogniser behind `semantic_acc`: "
         f"AttributeNet (width {args.width}, "
         f"{sum(p.numel() for p in net.parameters()):,} parameters), 44 multi-hot labels "
