@@ -11,11 +11,11 @@ Side information is real channel uses too: each kept chunk's log2 standard devia
 to `meta_bits` bits, goes on the `meta` stream as QPSK with a rate-1/`meta_repetition`
 repetition code, soft-combined at the receiver. Both ends scale with the quantised variances.
 Because a chunk's energy differs from its quantised variance, those scales alone would give the
-frame a power other than 1 (0.8..1.25 at 64x64, G = 4), which the engine's normalisation would then change
-without the decoder knowing; so the sender also measures the frame's power and sends the
-correction, log2 of the factor that restores unit power quantised to `power_bits` bits over
-[-1/4, 1/4], in the same repetition-coded `meta` stream, and scales by it. Only a bit error in the
-side information makes the two ends disagree.
+frame a power other than 1 (0.8..1.25 at 64x64, G = 4), which the engine's normalisation would
+then change without the decoder knowing; so the sender also measures the frame's power and sends
+the correction, log2 of the factor that restores unit power quantised to `power_bits` bits over
+[-1/4, 1/4], in the same repetition-coded `meta` stream, and scales by it. Only a bit error in
+the side information makes the two ends disagree.
 
 Receiver: linear least-squares estimate x_hat = g*lambda*y / (g^2*lambda + sigma^2) of every
 coefficient from the unbiased equaliser output, zeros for dropped chunks, inverse DCT, RGB.

@@ -18,11 +18,11 @@ from typing import Callable
 import torch
 
 from gscsim.channels.awgn import AWGN
-from gscsim.conventions import symbol_budget
+from gscsim.conventions import from_symbols, symbol_budget
 from gscsim.data.scenes.dataset import Scenes
 from gscsim.nn.text_encoder import embed
 from gscsim.plugins import Batch, LinkContext
-from gscsim.targsc.codec import from_symbols, receive_latent
+from gscsim.targsc.codec import receive_latent
 from gscsim.targsc.depth import to_metres
 from gscsim.targsc.transceiver import TarGSC
 

@@ -61,6 +61,19 @@ def unpack_real(symbols: torch.Tensor) -> torch.Tensor:
     return torch.cat([symbols.real, symbols.imag], 1).float()
 
 
+def to_symbols(values: torch.Tensor) -> torch.Tensor:
+    """Real values of unit mean square [B, n] -> complex symbols of unit mean power
+    [B, ceil(n/2)]: pack_complex scaled by 1/sqrt(2)."""
+    return pack_complex(values) / math.sqrt(2)
+
+
+def from_symbols(symbols: torch.Tensor) -> torch.Tensor:
+    """Inverse of to_symbols on equalised received symbols [B, m] -> real values [B, 2m]. At
+    Es/N0 = s dB each value is the sent one plus Gaussian noise of variance 10^(-s/10) (the
+    real-valued view that real_awgn draws)."""
+    return math.sqrt(2) * unpack_real(symbols)
+
+
 def source_values(image_shape: tuple[int, int, int]) -> int:
     """Number of real source values of one image [C, H, W] (the CBR denominator)."""
     c, h, w = image_shape

@@ -154,11 +154,13 @@ class Decoded:
     """What a receiver may return instead of bare images: the images (float [B, 3, H, W] in
     [0, 1]), whether each frame passed its integrity check (bool [B], e.g. every code block's
     CRC; None if the receiver cannot tell; with flags the engine retransmits failed frames when
-    ARQ is on), and the received captions of a transceiver that sends text."""
+    ARQ is on), the received captions of a transceiver that sends text, and extra per-frame
+    columns for frames.csv ({name: [B] values}, e.g. whether a side stream arrived)."""
 
     images: torch.Tensor
     frame_ok: torch.Tensor | None = None
     captions: list[str] | None = None
+    extras: dict[str, torch.Tensor] | None = None
 
 
 # ---------------------------------------------------------------- the plugin kinds

@@ -11,11 +11,11 @@ import torch
 import yaml
 from conftest import interrupt_on_call
 
-from gscsim.conventions import real_awgn
+from gscsim.conventions import from_symbols, real_awgn, to_symbols
 from gscsim.plugins import Batch, LinkContext, Received
 from gscsim.scvar.model import depth_features
 from gscsim.targsc import train as targsc_train
-from gscsim.targsc.codec import CodecConfig, DepthCodec, TextDecoder, from_symbols, to_symbols
+from gscsim.targsc.codec import CodecConfig, DepthCodec, TextDecoder
 from gscsim.targsc.depth import DepthUNet, abs_rel, to_metres
 from gscsim.targsc.transceiver import TarGSC, TarGSCNoText
 

@@ -109,7 +109,7 @@ class CountedDenoiser:
         self.nfe = 0
 
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        alpha, sigma = self.schedule.alpha_sigma(t)
+        alpha, sigma = self.schedule.alpha_sigma(t)      # t: [B] or per token [B, L]
         b = len(x_t)
         w = self.guidance
         if w in (0.0, 1.0):
@@ -127,15 +127,17 @@ class CountedDenoiser:
 
 
 def time_grid(t_start: torch.Tensor, steps: int) -> torch.Tensor:
-    """float64 [steps + 1, B]: `steps` equal steps in time from each t_start down to 0."""
-    fractions = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64).view(-1, 1)
-    return fractions * t_start.double().view(1, -1)
+    """float64 [steps + 1, *t_start.shape]: `steps` equal steps in time from each t_start down
+    to 0 (every element of t_start moves by the same fraction of its own start per step)."""
+    fractions = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
+    return fractions.view(-1, *([1] * t_start.dim())) * t_start.double().unsqueeze(0)
 
 
 def sample(denoiser: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x_start: torch.Tensor,
            t_start: torch.Tensor, steps: int, schedule: CosineSchedule,
            sampler: Sampler = "dpmpp2m") -> torch.Tensor:
-    """Integrate the probability-flow ODE from x_start (the x_t of times t_start [B]) to t = 0
+    """Integrate the probability-flow ODE from x_start (the x_t of times t_start [B], or per
+    token [B, L] for x_start [B, L, ...]: tokens may start at different noise levels) to t = 0
     in `steps` denoiser calls; returns the x0 sample. `denoiser(x_t, t)` returns x0 estimates
     (a CountedDenoiser counts them). DDIM is first order (Song et al. 2021, eta = 0);
     DPM-Solver++(2M) is the second-order multistep data-prediction solver (Lu et al. 2022,
@@ -176,5 +178,5 @@ def _half_log_snr(alpha: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 
 
 def _expand(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Per-sample values [B] shaped to broadcast over `like` [B, ...]."""
-    return values.to(like.device).view(-1, *([1] * (like.dim() - 1)))
+    """Per-sample values [B] (or per-token [B, L]) shaped to broadcast over `like` [B, ...]."""
+    return values.to(like.device).view(*values.shape, *([1] * (like.dim() - values.dim())))

@@ -170,7 +170,7 @@ def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: 
     received = send(slice(None), 0)
     t_channel = time.perf_counter() - t0
     t0 = time.perf_counter()
-    images, ok, captions = _unpack(trial, tx.decode(received, ctx), batch.images)
+    images, ok, captions, extras = _unpack(trial, tx.decode(received, ctx), batch.images)
     t_decode = torch.full((b,), (time.perf_counter() - t0) / b, dtype=torch.float64)
     attempts = torch.ones(b, dtype=torch.int64)
 
@@ -183,13 +183,16 @@ def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: 
         t_channel += time.perf_counter() - t0
         t0 = time.perf_counter()
         retry_ctx = replace(ctx, batch_size=len(failed))
-        retry, retry_ok, retry_captions = _unpack(trial, tx.decode(received, retry_ctx),
-                                                  batch.images[failed])
+        retry, retry_ok, retry_captions, retry_extras = _unpack(
+            trial, tx.decode(received, retry_ctx), batch.images[failed])
         t_decode[failed] += (time.perf_counter() - t0) / len(failed)
         images[failed], ok[failed] = retry, retry_ok
         if captions is not None and retry_captions is not None:
             for row, caption in zip(failed.tolist(), retry_captions):
                 captions[row] = caption
+        for name, column in retry_extras.items():
+            for row, value in zip(failed.tolist(), column):
+                extras.setdefault(name, [None] * b)[row] = value
         attempts[failed] += 1
 
     t0 = time.perf_counter()
@@ -208,6 +211,7 @@ def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: 
                "attempts": int(attempts[i])}
         if ok is not None:
             row["frame_ok"] = bool(ok[i])
+        row.update({name: column[i] for name, column in extras.items()})
         row.update({"encode_s": t_encode / b, "channel_s": t_channel / b,
                     "decode_s": float(t_decode[i]), "metrics_s": t_metrics / b})
         rows.append(row)
@@ -215,14 +219,17 @@ def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: 
 
 
 def _unpack(trial: Trial, decoded: torch.Tensor | Decoded, reference: torch.Tensor
-            ) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None]:
-    """Images, per-frame integrity flags and received captions (None when not reported)."""
+            ) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None, dict[str, list]]:
+    """Images, per-frame integrity flags and received captions (None when not reported), and
+    the transceiver's extra per-frame columns ({name: B plain values})."""
     if not isinstance(decoded, Decoded):
         decoded = Decoded(decoded)
     _check_decoded(trial, decoded.images, reference)
     ok = None if decoded.frame_ok is None else decoded.frame_ok.to(torch.bool).cpu().clone()
     captions = None if decoded.captions is None else list(decoded.captions)
-    return decoded.images.clone(), ok, captions
+    extras = {name: torch.as_tensor(column).cpu().tolist()
+              for name, column in (decoded.extras or {}).items()}
+    return decoded.images.clone(), ok, captions, extras
 
 
 def _check_stream(trial: Trial, name: str, x: torch.Tensor, batch: int) -> int:

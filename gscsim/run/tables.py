@@ -84,6 +84,9 @@ def _frame_stats(frames: list[dict[str, Any]], metrics: list[str]) -> dict[str, 
         row[col] = mean_ci95([f[col] for f in frames])[0]
     if frames and "frame_ok" in frames[0]:
         row["frame_error_rate"] = sum(not f["frame_ok"] for f in frames) / len(frames)
+    for column, value in (frames[0].items() if frames else ()):
+        if isinstance(value, bool) and column != "frame_ok":      # a transceiver's flag
+            row[f"{column}_rate"] = sum(bool(f[column]) for f in frames) / len(frames)
     return row
 
 

@@ -17,13 +17,10 @@ variance 10^(-s/10).
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from gscsim.conventions import pack_complex, unpack_real
 from gscsim.nn.modnet import modnet_gains, modnet_layers
 from gscsim.nn.swin import SwinBlock, init_weights
 
@@ -194,17 +191,6 @@ class TextDecoder(nn.Module):
 def normalise(values: torch.Tensor) -> torch.Tensor:
     """Real values [B, n] scaled to mean square 1 per row."""
     return values / values.square().mean(1, keepdim=True).add(1e-12).sqrt()
-
-
-def to_symbols(values: torch.Tensor) -> torch.Tensor:
-    """Unit-mean-square real values [B, n] -> unit-power complex64 symbols [B, ceil(n/2)] (an
-    odd n is padded with one zero)."""
-    return pack_complex(values) / math.sqrt(2)
-
-
-def from_symbols(symbols: torch.Tensor) -> torch.Tensor:
-    """Inverse of to_symbols on (equalised) received symbols [B, m] -> real values [B, 2m]."""
-    return math.sqrt(2) * unpack_real(symbols)
 
 
 def send_latent(latent: torch.Tensor, channels: int) -> torch.Tensor:

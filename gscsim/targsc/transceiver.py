@@ -23,10 +23,11 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gscsim.conventions import from_symbols, to_symbols
 from gscsim.nn.text_encoder import embed
 from gscsim.plugins import Batch, LinkContext, Received, Transceiver
 from gscsim.scvar.zoo import scvar_files
-from gscsim.targsc.codec import from_symbols, receive_latent, send_latent, to_symbols
+from gscsim.targsc.codec import receive_latent, send_latent
 from gscsim.targsc.depth import to_metres
 from gscsim.targsc.zoo import TEXT_SYMBOLS, TarGSCModels, checkpoint_path, load_models
 from gscsim.zoo import bundle_reference
