@@ -32,6 +32,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.fft import dctn, idctn
 
+from gscsim.phy.repetition import decode_bits, encode_bits
+from gscsim.phy.repetition import symbols_for as repetition_symbols
 from gscsim.plugins import Batch, LinkContext, Received, Transceiver
 
 # Full-range BT.601 (JPEG) colour transform; Cb and Cr are centred at 0.5 in [0, 1] units.
@@ -84,7 +86,7 @@ class SoftCast(Transceiver):
         return n_chunks * self.options.meta_bits + self.options.power_bits
 
     def _meta_symbols(self, n_chunks: int) -> int:
-        return math.ceil(self._meta_bits(n_chunks) * self.options.meta_repetition / 2)
+        return repetition_symbols(self._meta_bits(n_chunks), self.options.meta_repetition)
 
     def chunks_that_fit(self, ctx: LinkContext) -> int:
         """Largest number K of chunks whose data and side information fit the budget."""
@@ -154,21 +156,12 @@ class SoftCast(Transceiver):
         bits = np.concatenate([
             ((codes[..., None] >> np.arange(nbits - 1, -1, -1)) & 1).reshape(len(codes), -1),
             (power_codes[:, None] >> np.arange(pbits - 1, -1, -1)) & 1], axis=1)
-        coded = np.tile(bits, self.options.meta_repetition)
-        if coded.shape[1] % 2:
-            coded = np.pad(coded, ((0, 0), (0, 1)))
-        amplitude = (1.0 - 2.0 * coded) / math.sqrt(2.0)
-        return torch.from_numpy(amplitude[:, 0::2] + 1j * amplitude[:, 1::2]).to(torch.complex64)
+        return encode_bits(bits, self.options.meta_repetition)
 
     def _meta_decode(self, rx: Received, n_chunks: int) -> tuple[np.ndarray, np.ndarray]:
         """Soft-combine the repetitions (MRC) -> (variance codes [B, K], power codes [B])."""
         nbits, pbits = self.options.meta_bits, self.options.power_bits
-        reps = self.options.meta_repetition
-        weighted = (rx.symbols * rx.gain / rx.noise_var.clamp_min(1e-12)).cpu().numpy()
-        soft = np.stack([weighted.real, weighted.imag], axis=-1).reshape(weighted.shape[0], -1)
-        n_info = self._meta_bits(n_chunks)
-        combined = soft[:, : n_info * reps].reshape(-1, reps, n_info).sum(axis=1)
-        bits = (combined < 0).astype(np.int64)
+        bits = decode_bits(rx, self._meta_bits(n_chunks), self.options.meta_repetition)
         codes = (bits[:, : n_chunks * nbits].reshape(-1, n_chunks, nbits)
                  << np.arange(nbits - 1, -1, -1)).sum(axis=-1)
         power = (bits[:, n_chunks * nbits:] << np.arange(pbits - 1, -1, -1)).sum(axis=-1)

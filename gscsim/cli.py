@@ -49,6 +49,7 @@ def _cmd_scenes_write(args: argparse.Namespace) -> int:
 # Trainable models: name -> "module:function" taking (config, out, steps, data, restart, progress).
 TRAINERS = {"swinjscc": "gscsim.baselines.swinjscc.train:train",
             "sgd-jscc": "gscsim.baselines.sgd_jscc.train:train",
+            "brigsc": "gscsim.baselines.brigsc.train:train",
             "vqvae": "gscsim.scvar.train_vqvae:train",
             "scvar": "gscsim.scvar.train:train",
             "targsc": "gscsim.targsc.train:train"}

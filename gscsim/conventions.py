@@ -101,6 +101,12 @@ def normalize_power(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     return x / torch.sqrt(p.clamp_min(eps)).unsqueeze(-1)
 
 
+def unit_mean_square(values: torch.Tensor, dim: int | tuple[int, ...] = -1) -> torch.Tensor:
+    """Real values scaled to mean square 1 over `dim` (per row of [B, n] by default; per token
+    with the token's axis). A learned encoder's output is normalised so before it is sent."""
+    return values / values.square().mean(dim, keepdim=True).add(1e-12).sqrt()
+
+
 def parse_ratio(value: float | int | str) -> float:
     """Accept 0.0208, 1/48 written as the string "1/48", or an int; return a float."""
     if isinstance(value, (int, float)):

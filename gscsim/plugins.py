@@ -94,6 +94,21 @@ class LinkContext:
                    cbr=cbr, snr_db=snr_db, stream_snr_db={}, overhead=lambda n: 0,
                    generator=torch.Generator())
 
+    def require_side(self, side: int, transceiver: str, checkpoint: str) -> None:
+        """Refuse images other than side x side, which `checkpoint` was trained on."""
+        _, h, w = self.image_shape
+        if (h, w) != (side, side):
+            raise ValueError(f"{transceiver}: images of {h}x{w}; checkpoint {checkpoint} works "
+                             f"at {side}x{side} (set the dataset's size option to {side})")
+
+    def too_small(self, transceiver: str, symbols: int, what: str) -> ValueError:
+        """The error of a transceiver that needs `symbols` channel uses for `what` and finds
+        fewer: it names the smallest CBR the transceiver serves at this image size."""
+        _, h, w = self.image_shape
+        return ValueError(f"{transceiver}: CBR {self.cbr:.4g} at {h}x{w} cannot carry {what} "
+                          f"({symbols} channel uses); the smallest CBR it serves is "
+                          f"{symbols / (3 * h * w):.6f}")
+
     def fits(self, stream_lengths: list[int]) -> bool:
         """Whether streams of these lengths, each with its channel overhead, fit the budget."""
         return sum(n + self.overhead(n) for n in stream_lengths if n) <= self.total_budget

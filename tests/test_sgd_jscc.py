@@ -66,7 +66,7 @@ def test_every_stream_counts_and_the_three_fit_the_budget(bundle, batch, cbr):
 
 
 def test_a_budget_below_one_token_is_refused_with_the_smallest_cbr(bundle, batch):
-    with pytest.raises(ValueError, match=r"smallest CBR it serves is 0\.00065"):
+    with pytest.raises(ValueError, match=r"smallest CBR it serves is 0\.000651"):
         _link(bundle).encode(batch, _ctx(0.0005))
 
 

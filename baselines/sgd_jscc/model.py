@@ -26,9 +26,9 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from gscsim.nn.dit import DiTBlock, timestep_embedding
+from gscsim.conventions import unit_mean_square
+from gscsim.nn.dit import TokenDenoiser
 from gscsim.nn.modnet import modnet_gains, modnet_layers
-from gscsim.nn.text_encoder import EMBEDDING_DIM
 
 
 class SGDConfig(BaseModel):
@@ -88,13 +88,6 @@ def soft_edges(images: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
     return torch.from_numpy(np.stack(maps)).float().unsqueeze(1)
 
 
-def normalise_tokens(z: torch.Tensor, dim: int = 1) -> torch.Tensor:
-    """Each token of a latent scaled to unit mean square over its values (dimension `dim`: 1
-    for [B, C, s, s] maps, -1 for [B, L, C] tokens). Then any set of tokens has unit mean
-    square, so the engine's power normalisation leaves a sent prefix as it is."""
-    return z / z.square().mean(dim, keepdim=True).add(1e-12).sqrt()
-
-
 def _down(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 4, 2, 1), nn.GroupNorm(8, c_out), nn.SiLU(),
                          nn.Conv2d(c_out, c_out, 3, 1, 1), nn.GroupNorm(8, c_out), nn.SiLU())
@@ -123,7 +116,7 @@ class ConvCodec(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """x [B, c_in, S, S] -> latent [B, c_latent, S/8, S/8], unit mean square per token."""
-        return normalise_tokens(self.encoder(x))
+        return unit_mean_square(self.encoder(x), dim=1)     # per token
 
     def decode(self, latent: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
         """Received latent [B, c_latent, S/8, S/8] (zeros where unsent), SNR [B] (dB) -> the
@@ -155,45 +148,6 @@ class EdgeControl(nn.Module):
         return [p(f) for p in self.projections]
 
 
-class Denoiser(nn.Module):
-    """x0-prediction over latent tokens: x_t [B, L, C], per-token times t [B, L], text
-    embeddings [B, 384] with a bool [B] saying which are real (False: the learned null text),
-    optional control features from EdgeControl -> x0 estimate [B, L, C]."""
-
-    def __init__(self, cfg: SGDConfig):
-        super().__init__()
-        w = cfg.width
-        self.cfg = cfg
-        self.token_in = nn.Linear(cfg.latent_channels, w)
-        self.position = nn.Parameter(torch.randn(1, cfg.tokens, w) * 0.02)
-        self.time = nn.Sequential(nn.Linear(w, w), nn.SiLU(), nn.Linear(w, w))
-        self.text = nn.Sequential(nn.Linear(EMBEDDING_DIM, w), nn.SiLU(), nn.Linear(w, w))
-        self.null_text = nn.Parameter(torch.zeros(EMBEDDING_DIM))
-        self.blocks = nn.ModuleList(DiTBlock(w, cfg.heads, cfg.mlp_ratio)
-                                    for _ in range(cfg.depth))
-        self.norm_out = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
-        self.out_modulation = nn.Sequential(nn.SiLU(), nn.Linear(w, 2 * w))
-        self.token_out = nn.Linear(w, cfg.latent_channels)
-        for layer in (self.out_modulation[1], self.token_out):
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
-
-    def forward(self, x_t: torch.Tensor, t: torch.Tensor, text: torch.Tensor,
-                has_text: torch.Tensor, control: list[torch.Tensor] | None = None
-                ) -> torch.Tensor:
-        w = self.cfg.width
-        text = torch.where(has_text.view(-1, 1), text, self.null_text.to(text.dtype))
-        time = self.time(timestep_embedding(t, w).to(x_t.dtype))              # [B, L, w]
-        cond = self.text(text.to(x_t.dtype)).unsqueeze(1) + time              # per token
-        h = self.token_in(x_t) + self.position + time
-        for i, block in enumerate(self.blocks):
-            if control is not None:
-                h = h + control[i]
-            h = block(h, cond)
-        shift, scale = self.out_modulation(cond).chunk(2, dim=-1)
-        return self.token_out(self.norm_out(h) * (1 + scale) + shift)
-
-
 class SGDJSCC(nn.Module):
     """The three parts: image JSCC, edge JSCC, denoiser with its edge branch."""
 
@@ -202,7 +156,8 @@ class SGDJSCC(nn.Module):
         self.cfg = cfg
         self.image = ConvCodec(3, cfg.latent_channels, cfg.codec_widths, cfg.modnet_hidden)
         self.edge = ConvCodec(1, cfg.edge_channels, cfg.edge_widths, cfg.modnet_hidden)
-        self.denoiser = Denoiser(cfg)
+        self.denoiser = TokenDenoiser(cfg.latent_channels, cfg.latent_channels, cfg.tokens,
+                                      cfg.width, cfg.depth, cfg.heads, cfg.mlp_ratio)
         self.control = EdgeControl(cfg)
         self.register_buffer("order", token_order(cfg.side), persistent=False)
 

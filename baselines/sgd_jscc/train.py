@@ -21,19 +21,19 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import nn
 
 from gscsim.baselines.sgd_jscc.model import SGDJSCC, SGDConfig, soft_edges
-from gscsim.baselines.sgd_jscc.zoo import SGD_FORMAT
+from gscsim.baselines.sgd_jscc.zoo import FAMILY
 from gscsim.conventions import real_awgn
 from gscsim.data.scenes.shards import SceneSplit
-from gscsim.io import load_yaml, save_torch, shipped_config, write_text
+from gscsim.io import save_torch, write_text
 from gscsim.nn import parameter_count
 from gscsim.nn.diffusion import CosineSchedule, alpha_bar_of_snr, diffuse
 from gscsim.nn.text_encoder import embed
-from gscsim.training.config import LoopConfig
-from gscsim.training.loop import RunState, run_meta, train_steps
+from gscsim.training.config import LoopConfig, SceneSetConfig, run_config, staged_config
+from gscsim.training.loop import RunState, finish_staged, stage_card_lines, train_stage
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 STAGES = ("codec", "denoiser", "control")
@@ -65,19 +65,13 @@ class ControlStage(DenoiserStage):
     text_drop: float = Field(0.0, ge=0, le=1, description="probability of the null text")
 
 
-class SGDTrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    count: int = Field(30000, ge=1, description="train-split scenes")
-    val_count: int = Field(256, ge=1, description="val-split scenes for validation")
+class SGDTrainConfig(SceneSetConfig):
     codec: CodecStage = Field(default_factory=CodecStage)
     denoiser: DenoiserStage = Field(default_factory=DenoiserStage)
     control: ControlStage = Field(default_factory=ControlStage)
 
 
-class SGDRunConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    model: SGDConfig = Field(default_factory=SGDConfig)
-    train: SGDTrainConfig
+SGDRunConfig = run_config("SGDRunConfig", SGDConfig, SGDTrainConfig)
 
 
 class SceneData:
@@ -143,13 +137,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
           restart: bool = False, progress: bool = True) -> Path:
     """Run (or resume) the three stages; returns the path of the final model.pt. `steps`
     overrides every stage's step count."""
-    if data is not None:
-        raise ValueError("gscsim train sgd-jscc trains on the scene set; --data does not apply")
-    path = shipped_config(config, CONFIG_DIR)
-    cfg: SGDRunConfig = load_yaml(path, SGDRunConfig)
-    if steps is not None:
-        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={
-            s: getattr(cfg.train, s).model_copy(update={"steps": steps}) for s in STAGES})})
+    path, cfg = staged_config(config, CONFIG_DIR, SGDRunConfig, STAGES, steps, data, "sgd-jscc")
     tc, mc = cfg.train, cfg.model
     run_dir = Path(out)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -165,19 +153,8 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
 
     def stage(name: str, trained: list[nn.Module], step: Callable, validate: Callable
               ) -> RunState:
-        loop: LoopConfig = getattr(tc, name)
-        stage_dir = run_dir / name
-        stage_dir.mkdir(parents=True, exist_ok=True)
-        torch.manual_seed(loop.seed)
-        params = [p for module in trained for p in module.parameters()]
-        opt = torch.optim.AdamW(params, lr=loop.lr, weight_decay=loop.weight_decay)
-        later = set(STAGES[STAGES.index(name) + 1:])      # a stage does not depend on later ones
-        identity = cfg.model_dump(mode="json", exclude={"train": later} if later else None)
-        run = RunState(stage_dir, identity, loop.steps, {"sgd_jscc": model}, opt)
-        run.restore(restart)
-        train_steps(run, loop, opt, step, trained=trained, config_path=path,
-                    desc=f"sgd-jscc {name}", progress=progress,
-                    validate=lambda: {f"val_{k}": v for k, v in validate().items()})
+        run = train_stage(name, STAGES, cfg, getattr(tc, name), run_dir, {"sgd_jscc": model},
+                          trained, step, validate, path, restart, progress, "sgd-jscc")
         for module in trained:
             module.eval().requires_grad_(False)
         return run
@@ -263,23 +240,11 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     runs["control"] = stage("control", [model.control], control_step,
                             lambda: latent_validate(True))
 
-    final = run_dir / "model.pt"
-    meta = {"stages": {name: run_meta("sgd-jscc", config, out, getattr(tc, name), run, steps)
-                       for name, run in runs.items()},
-            "count": tc.count, "val_count": tc.val_count,
-            "validation": {name: {k: v for r in run.log.rows for k, v in r.items()
-                                  if k.startswith("val_")} for name, run in runs.items()}}
-    compact = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    save_torch({"format": SGD_FORMAT, "config": mc.model_dump(mode="json"),
-                "state_dict": compact, "meta": meta}, final)
-    write_card(final.with_suffix(".md"), run_dir.name, model, meta)
-    return final
+    return finish_staged(FAMILY, config, out, runs, tc, STAGES, steps, model, mc, write_card)
 
 
 def write_card(path: Path, title: str, model: SGDJSCC, meta: dict) -> None:
     c = model.cfg
-    stages = meta["stages"]
-    first = next(iter(stages.values()))
     lines = [
         f"# {title}", "",
         f"SGD-JSCC-small for {c.image_size}x{c.image_size} scenes: image JSCC "
@@ -288,19 +253,8 @@ def write_card(path: Path, title: str, model: SGDJSCC, meta: dict) -> None:
         f"{c.side}x{c.side}), latent denoiser ({parameter_count(model.denoiser):,}: "
         f"{c.depth} DiT blocks of width {c.width}, x0-prediction, text by adaLN) and its "
         f"ControlNet-style edge branch ({parameter_count(model.control):,}).", "",
-        f"- command: `{first['command']}`",
         f"- data: scenes train split 0..{meta['count'] - 1}, their captions through "
         f"all-MiniLM-L6-v2 and soft Canny edge maps; validation on val split "
-        f"0..{meta['val_count'] - 1}",
-        f"- machine: {first['machine']}"]
-    for name, m in stages.items():
-        t = m["train"]
-        lines.append(f"- stage {name}: {m['steps']} steps x {t['batch']} "
-                     f"({m['steps'] * t['batch']:,} samples), AdamW lr {t['lr']} "
-                     f"({t['warmup']} warm-up, cosine), SNR {t['snr_db']} dB, seed {m['seed']}, "
-                     f"bf16 {t['bf16']}; {m['wall_s']:.0f} s here")
-    for name, values in meta["validation"].items():
-        if values:
-            lines.append(f"- validation after {name}: " + ", ".join(
-                f"{k.removeprefix('val_')} {v:.4g}" for k, v in values.items()))
+        f"0..{meta['val_count'] - 1}"]
+    lines += stage_card_lines(meta)
     write_text(path, "\n".join(lines + [""]))

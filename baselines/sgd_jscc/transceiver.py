@@ -22,43 +22,34 @@ power (`estimated`: its tokens have unit mean square, so N0 = mean |y|^2 - 1).
 """
 from __future__ import annotations
 
-import math
-from pathlib import Path
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from gscsim.baselines.sgd_jscc.model import (
     SGDJSCC,
     kept_mask,
-    normalise_tokens,
     soft_edges,
     symbols_for,
     tokens_for,
 )
-from gscsim.baselines.sgd_jscc.zoo import checkpoint_path, load_model
-from gscsim.conventions import from_symbols, noise_variance, to_symbols
+from gscsim.baselines.sgd_jscc.zoo import FAMILY
+from gscsim.conventions import from_symbols, noise_variance, to_symbols, unit_mean_square
 from gscsim.nn.diffusion import CosineSchedule, CountedDenoiser, alpha_bar_of_snr, sample
-from gscsim.nn.text_encoder import embed
-from gscsim.phy.digital import MCS, DigitalLink, LinkTooSmall, bits_to_bytes, bytes_to_bits
+from gscsim.nn.text_encoder import EMBEDDING_DIM, embed
+from gscsim.phy.captions import TEXT_STREAM as TEXT
+from gscsim.phy.captions import CaptionOptions, CaptionStream
 from gscsim.plugins import Batch, Decoded, LinkContext, Received, Transceiver
+from gscsim.zoo import ZooModel
 
-IMAGE, EDGES, TEXT = "image", "edges", "text"
+IMAGE, EDGES = "image", "edges"
 SCHEDULE = CosineSchedule()
 CLEAN_SNR_DB = 30.0          # what the JSCC decoder is told for a denoised latent
 
 
-class SGDOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SGDOptions(CaptionOptions):
     checkpoint: str = Field("sgd-jscc-scenes64", description="zoo name or path of a bundle")
-    text: Literal["digital", "genie", "none"] = Field("digital", description=(
-        "digital: the caption through CRC + LDPC + QAM, counted; genie: error-free and "
-        "uncounted, as in the released code; none: no text"))
-    text_mcs: tuple[str, float] = Field(("qpsk", 0.44), description="modulation, code rate")
-    max_text_share: float = Field(0.5, gt=0, le=1, description=(
-        "the text is sent only if it takes at most this share of the budget"))
     edge_share: float = Field(0.2, ge=0, lt=1, description=(
         "share of what the text leaves that goes to the edge map"))
     steps: int = Field(50, ge=0, description="denoiser steps; 0: the JSCC decoder alone")
@@ -68,44 +59,20 @@ class SGDOptions(BaseModel):
     device: str = "cpu"
 
 
-class SGDJSCCLink(Transceiver):
+class SGDJSCCLink(ZooModel, Transceiver):
     """SGD-JSCC: latent JSCC with an edge stream and text, refined by a latent diffusion
     denoiser that starts from the received latent (Zhang et al. 2025), small."""
 
+    family = FAMILY
     Options = SGDOptions
 
-    @property
-    def model(self) -> SGDJSCC:
-        return load_model(self.options.checkpoint, self.options.device)
-
-    def weights(self) -> list[Path]:
-        return [checkpoint_path(self.options.checkpoint)]
-
     # ------------------------------------------------------------------ the budget
-    def _text_link(self, n_symbols: int) -> DigitalLink:
-        return DigitalLink(MCS(*self.options.text_mcs), n_symbols)
-
-    def text_symbols(self, longest: int) -> int:
-        """Channel uses of the text stream for captions of up to `longest` bytes."""
-        mcs = MCS(*self.options.text_mcs)
-        bits = 8 * (1 + longest)
-        n = max(1, math.ceil(bits / mcs.spectral_efficiency))
-        while True:
-            try:
-                if self._text_link(n).payload_bits >= bits:
-                    return self._text_link(n).layout.symbols
-            except LinkTooSmall:
-                pass
-            n += 1
-
     def split(self, ctx: LinkContext, text_symbols: int) -> tuple[int, int, int]:
         """(text symbols, edge tokens, image tokens) at this budget; a text stream that would
         take more than max_text_share of the budget beside one image token is dropped (0)."""
         cfg = self.model.cfg
         one_token = symbols_for(1, cfg.latent_channels)
-        if text_symbols and not (text_symbols <= self.options.max_text_share * ctx.total_budget
-                                 and ctx.fits([text_symbols, one_token])):
-            text_symbols = 0
+        text_symbols = CaptionStream(self.options).admitted(ctx, text_symbols, one_token)
         text = [text_symbols] if text_symbols else []
         room = ctx.capacity_beside(text)
         edges = min(cfg.tokens, tokens_for(int(self.options.edge_share * room),
@@ -114,25 +81,16 @@ class SGDJSCCLink(Transceiver):
         image = ctx.largest_fitting(cfg.tokens, lambda k: symbols_for(k, cfg.latent_channels),
                                     text + edge_stream)
         if image < 1:
-            _, h, w = ctx.image_shape
-            raise ValueError(f"sgd-jscc: CBR {ctx.cbr:.4g} at {h}x{w} cannot carry one latent "
-                             f"token ({one_token} channel uses); the smallest CBR it serves is "
-                             f"{one_token / (3 * h * w):.5f}")
+            raise ctx.too_small("sgd-jscc", one_token, "one latent token")
         return text_symbols, edges, image
 
     # ------------------------------------------------------------------ sender
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
         m, device = self.model, torch.device(self.options.device)
-        side = m.cfg.image_size
-        if tuple(ctx.image_shape[1:]) != (side, side):
-            raise ValueError(f"sgd-jscc: images of {ctx.image_shape[1]}x{ctx.image_shape[2]}; "
-                             f"checkpoint {self.options.checkpoint} works at {side}x{side} "
-                             f"(set the dataset's size option to {side})")
+        ctx.require_side(m.cfg.image_size, "sgd-jscc", self.options.checkpoint)
         self._genie_captions = list(batch.captions)      # used only with text: genie
-        payloads = [c.encode("utf-8")[:255] for c in batch.captions]
-        wanted = self.text_symbols(max(map(len, payloads))) if self.options.text == "digital" \
-            else 0
-        text_symbols, edges, image = self.split(ctx, wanted)
+        text_stream = CaptionStream(self.options)
+        text_symbols, edges, image = self.split(ctx, text_stream.wanted(batch.captions))
         streams: dict[str, torch.Tensor] = {}
         with torch.no_grad():
             latent = m.to_tokens(m.image.encode(batch.images.to(device)))
@@ -140,37 +98,16 @@ class SGDJSCCLink(Transceiver):
             if edges:
                 edge_latent = m.to_tokens(m.edge.encode(soft_edges(batch.images).to(device)))
                 streams[EDGES] = to_symbols(edge_latent[:, m.order[:edges]].flatten(1))
-        if text_symbols:
-            link = self._text_link(text_symbols)
-            bits = torch.stack([bytes_to_bits(bytes([len(p)]) + p, link.payload_bits)
-                                for p in payloads])
-            streams[TEXT] = link.encode(bits)
+        streams.update(text_stream.encode(batch.captions, text_symbols))
         return {name: s.cpu() for name, s in streams.items()}
 
     # ------------------------------------------------------------------ receiver
-    def _captions(self, received: dict[str, Received], batch: int
-                  ) -> tuple[list[str], torch.Tensor]:
-        """The received captions and which arrived intact (CRC)."""
-        if TEXT not in received:
-            return [""] * batch, torch.zeros(batch, dtype=torch.bool)
-        bits, block_ok = self._text_link(received[TEXT].symbols.shape[1]).decode(received[TEXT])
-        captions = []
-        for row in bits:
-            data = bits_to_bytes(row)
-            captions.append(data[1:1 + data[0]].decode("utf-8", errors="replace"))
-        return captions, block_ok.view(batch, -1).all(1).cpu()
-
     def decode(self, received: dict[str, Received], ctx: LinkContext) -> Decoded:
         m, device = self.model, torch.device(self.options.device)
         cfg, b = m.cfg, ctx.batch_size
         text_len = received[TEXT].symbols.shape[1] if TEXT in received else 0
         _, edges, image = self.split(ctx, text_len)
-        if self.options.text == "genie":
-            captions, text_ok = list(self._genie_captions), torch.ones(b, dtype=torch.bool)
-        elif self.options.text == "digital":
-            captions, text_ok = self._captions(received, b)
-        else:
-            captions, text_ok = [""] * b, torch.zeros(b, dtype=torch.bool)
+        captions, text_ok = CaptionStream(self.options).receive(received, self._genie_captions, b)
         rx = received[IMAGE]
         values = from_symbols((rx.symbols / rx.gain).to(device))
         values = values[:, : image * cfg.latent_channels].view(b, image, cfg.latent_channels)
@@ -217,7 +154,7 @@ class SGDJSCCLink(Transceiver):
         t_received = SCHEDULE.t_of_alpha_bar(alpha_bar).view(-1, 1).to(device)
         t_start = torch.where(received, t_received,
                               torch.ones((), dtype=torch.float64, device=device))
-        text = embed(captions, str(device)) if any(text_ok) else torch.zeros(b, 384)
+        text = embed(captions, str(device)) if any(text_ok) else torch.zeros(b, EMBEDDING_DIM)
         text, has_text = text.to(device), text_ok.to(device)
 
         def net(x, t, conditioned):
@@ -230,4 +167,4 @@ class SGDJSCCLink(Transceiver):
         denoiser = CountedDenoiser(net, "x0", SCHEDULE, self.options.guidance)
         x0 = sample(denoiser, x_t, t_start, self.options.steps, SCHEDULE, self.options.sampler)
         self.last_nfe = denoiser.nfe
-        return normalise_tokens(x0, dim=-1)
+        return unit_mean_square(x0, dim=-1)

@@ -33,7 +33,7 @@ from gscsim.scvar.model import SCVAR, Sampling, SCVARConfig, Text2Para
 from gscsim.scvar.zoo import SCVAR_FORMAT, checkpoint_path, load_vqvae
 from gscsim.training.config import LoopConfig
 from gscsim.training.loop import RunState, run_meta, train_steps
-from gscsim.zoo import load_bundle
+from gscsim.zoo import half_weights, load_bundle
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 COLOUR_SHAPE_PAIRS = GROUPS["colour-shape"].stop - GROUPS["colour-shape"].start     # 8 x 4
@@ -185,7 +185,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
                 after_update=lambda g: {"alpha": model.alpha.item()})
     # the checkpoint stores float16 weights (half the size, under the zoo's 25 MB); the model
     # is evaluated with exactly those rounded weights
-    compact = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    compact = half_weights(model.state_dict())
     model.load_state_dict(compact)
     test = {}
     if tc.test_count:

@@ -21,6 +21,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from gscsim.conventions import unit_mean_square
 from gscsim.nn.modnet import modnet_gains, modnet_layers
 from gscsim.nn.swin import SwinBlock, init_weights
 
@@ -151,7 +152,7 @@ class TextDecoder(nn.Module):
     def centre(self, params: torch.Tensor) -> torch.Tensor:
         """Sender: unit-mean-square parameters [B, P] -> the values sent, their deviation from
         the mean, normalised to mean square 1 per row [B, P]."""
-        return normalise(params - self.mean)
+        return unit_mean_square(params - self.mean)
 
     def on_sphere(self, received: torch.Tensor) -> torch.Tensor:
         """Received deviations [B, P] -> mean + t u, u the unit direction received and t >= 0
@@ -185,18 +186,13 @@ class TextDecoder(nn.Module):
         rescaled onto the sphere (it shrinks towards `mean` as the SNR falls)."""
         if use_prior:
             return self.most_likely(received)
-        return normalise(self(received, snr_db))
-
-
-def normalise(values: torch.Tensor) -> torch.Tensor:
-    """Real values [B, n] scaled to mean square 1 per row."""
-    return values / values.square().mean(1, keepdim=True).add(1e-12).sqrt()
+        return unit_mean_square(self(received, snr_db))
 
 
 def send_latent(latent: torch.Tensor, channels: int) -> torch.Tensor:
     """The first `channels` of each token's latent values [B, L, D], flattened and normalised
     to unit mean square: the real values the sender transmits [B, L * channels]."""
-    return normalise(latent[..., :channels].flatten(1))
+    return unit_mean_square(latent[..., :channels].flatten(1))
 
 
 def receive_latent(values: torch.Tensor, tokens: int, latent_channels: int) -> torch.Tensor:

@@ -24,20 +24,20 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import nn
 
 from gscsim.conventions import real_awgn
 from gscsim.data.scenes.shards import SceneSplit
-from gscsim.io import load_yaml, save_torch, shipped_config, write_text
+from gscsim.io import save_torch, write_text
 from gscsim.nn import parameter_count
 from gscsim.plugins import LinkContext
 from gscsim.scvar.model import SCVAR, depth_features
 from gscsim.targsc.codec import CodecConfig, DepthCodec, TextDecoder, receive_latent, send_latent
 from gscsim.targsc.depth import DepthUNet, abs_rel, to_metres
 from gscsim.targsc.zoo import TARGSC_FORMAT, TEXT_SYMBOLS
-from gscsim.training.config import LoopConfig
-from gscsim.training.loop import RunState, train_steps
+from gscsim.training.config import LoopConfig, SceneSetConfig, run_config, staged_config
+from gscsim.training.loop import train_stage
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 STAGES = ("unet", "codec", "text")    # in training order
@@ -73,21 +73,15 @@ class TextStage(LoopConfig):
     captions: int = Field(8000, ge=1, description="train-split captions embedded")
 
 
-class TarGSCTrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TarGSCTrainConfig(SceneSetConfig):
     scvar: str = Field(description="the frozen SCVAR (with its Text2Para): zoo name or path")
-    count: int = Field(30000, ge=1, description="train-split scenes")
-    val_count: int = Field(256, ge=1, description="val-split scenes for validation")
     test_count: int = Field(300, ge=0, description="test-split scenes scored for the card")
     unet: UNetStage = Field(default_factory=UNetStage)
     codec: CodecStage = Field(default_factory=CodecStage)
     text: TextStage = Field(default_factory=TextStage)
 
 
-class TarGSCRunConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    model: CodecConfig = Field(default_factory=CodecConfig)
-    train: TarGSCTrainConfig
+TarGSCRunConfig = run_config("TarGSCRunConfig", CodecConfig, TarGSCTrainConfig)
 
 
 def uniform(low_high: tuple[float, float], n: int, generator: torch.Generator) -> torch.Tensor:
@@ -166,17 +160,9 @@ def run_stage(name: str, stage: LoopConfig, cfg: TarGSCRunConfig, run_dir: Path,
               progress: bool) -> float:
     """Train `trained` (part of `modules`, all saved in the stage's last.pt) for stage.steps
     steps of loss_of(generator, batch); resumes, logs and validates. Returns the wall time (s)."""
-    stage_dir = run_dir / name
-    stage_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(stage.seed)
-    opt = torch.optim.AdamW(trained.parameters(), lr=stage.lr, weight_decay=stage.weight_decay)
-    later = set(STAGES[STAGES.index(name) + 1:])      # a stage does not depend on later ones
-    identity = cfg.model_dump(mode="json", exclude={"train": later} if later else None)
-    run = RunState(stage_dir, identity, stage.steps, modules, opt)
-    run.restore(restart)
-    train_steps(run, stage, opt, lambda g: (loss_of(g, stage.batch), {}), trained=[trained],
-                config_path=config_path, desc=f"targsc {name}", progress=progress,
-                validate=lambda: {f"val_{k}": v for k, v in validate().items()})
+    run = train_stage(name, STAGES, cfg, stage, run_dir, modules, [trained],
+                      lambda g: (loss_of(g, stage.batch), {}), validate, config_path, restart,
+                      progress, "targsc")
     return run.elapsed
 
 
@@ -187,15 +173,8 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     from gscsim.nn.text_encoder import embed
     from gscsim.scvar.zoo import load_scvar
 
-    if data is not None:
-        raise ValueError("gscsim train targsc trains on the scene set; --data does not apply")
-    path = shipped_config(config, CONFIG_DIR)
-    cfg: TarGSCRunConfig = load_yaml(path, TarGSCRunConfig)
+    path, cfg = staged_config(config, CONFIG_DIR, TarGSCRunConfig, STAGES, steps, data, "targsc")
     tc, mc = cfg.train, cfg.model
-    if steps is not None:
-        tc = tc.model_copy(update={s: getattr(tc, s).model_copy(update={"steps": steps})
-                                   for s in STAGES})
-        cfg = cfg.model_copy(update={"train": tc})
     run_dir = Path(out)
     run_dir.mkdir(parents=True, exist_ok=True)
     scvar, text2para, _, _ = load_scvar(tc.scvar)

@@ -88,11 +88,7 @@ class TarGSC(Transceiver):
 
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
         m, device = self.models, torch.device(self.options.device)
-        side = m.config.image_size
-        if tuple(ctx.image_shape[1:]) != (side, side):
-            raise ValueError(f"targsc: images of {ctx.image_shape[1]}x{ctx.image_shape[2]}; "
-                             f"checkpoint {self.options.checkpoint} works at {side}x{side} "
-                             f"(set the dataset's size option to {side})")
+        ctx.require_side(m.config.image_size, "targsc", self.options.checkpoint)
         snr = torch.full((len(batch),), ctx.snr_for(IMAGE_STREAM), device=device)
         with torch.no_grad():
             latent = m.codec.encode(m.unet(batch.images.to(device)), snr)

@@ -2,7 +2,9 @@
 loop fields and the command line's overrides."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 
 class LoopConfig(BaseModel):
@@ -31,3 +33,37 @@ def with_overrides(train_cfg: BaseModel, steps: int | None, data: str | None) ->
         folder = train_cfg.data.model_copy(update={"kind": "folder", "path": data})
         train_cfg = train_cfg.model_copy(update={"data": folder})
     return train_cfg
+
+
+class SceneSetConfig(BaseModel):
+    """The scene-set fields of a staged trainer's `train` section (TarGSC, SGD-JSCC, BriGSC);
+    each adds its stages."""
+
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(30000, ge=1, description="train-split scenes")
+    val_count: int = Field(256, ge=1, description="val-split scenes for validation")
+
+
+def staged_config(config: str | Path, config_dir: Path, schema: type[BaseModel],
+                  stages: tuple[str, ...], steps: int | None, data: str | None, family: str
+                  ) -> tuple[Path, BaseModel]:
+    """(config file, validated config) of a staged trainer on the scene set: `config` is a
+    file or the name of one in `config_dir`; the command line's --steps sets every stage's
+    steps; --data does not apply."""
+    from gscsim.io import load_yaml, shipped_config
+
+    if data is not None:
+        raise ValueError(f"gscsim train {family} trains on the scene set; --data does not apply")
+    path = shipped_config(config, config_dir)
+    cfg = load_yaml(path, schema)
+    if steps is not None:
+        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={
+            s: getattr(cfg.train, s).model_copy(update={"steps": steps}) for s in stages})})
+    return path, cfg
+
+
+def run_config(name: str, model: type[BaseModel], train: type[BaseModel]) -> type[BaseModel]:
+    """The schema of a whole training config file: a `model` section (the architecture,
+    defaults where omitted) and a `train` section; unknown fields are errors."""
+    return create_model(name, __config__=ConfigDict(extra="forbid"),
+                        model=(model, Field(default_factory=model)), train=(train, ...))

@@ -184,3 +184,74 @@ def run_meta(model: str, config: str | Path, out: str | Path, loop: LoopConfig, 
     return {"command": " ".join(command), "steps": loop.steps, "seed": loop.seed,
             "wall_s": round(run.elapsed, 1), "machine": machine,
             "train": loop.model_dump(mode="json")}
+
+
+def train_stage(name: str, stages: tuple[str, ...], config: BaseModel, loop: LoopConfig,
+                run_dir: Path, modules: dict[str, torch.nn.Module],
+                trained: list[torch.nn.Module], step: StepFn,
+                validate: Callable[[], dict[str, float]], config_path: Path, restart: bool,
+                progress: bool, family: str) -> RunState:
+    """One stage of a staged training (the stages named in `stages`, in order): its folder
+    run_dir/name holds last.pt (every module in `modules`), log.csv and loss.png; AdamW on the
+    `trained` modules; its identity is the run's config without the later stages' sections
+    (config.train.<stage>), so a finished stage is kept when only a later one changes.
+    Validation values are logged with a val_ prefix."""
+    stage_dir = run_dir / name
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(loop.seed)
+    params = [p for module in trained for p in module.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=loop.lr, weight_decay=loop.weight_decay)
+    later = set(stages[stages.index(name) + 1:])
+    identity = config.model_dump(mode="json", exclude={"train": later} if later else None)
+    run = RunState(stage_dir, identity, loop.steps, modules, optimizer)
+    run.restore(restart)
+    train_steps(run, loop, optimizer, step, trained=trained, config_path=config_path,
+                desc=f"{family} {name}", progress=progress,
+                validate=lambda: {f"val_{k}": v for k, v in validate().items()})
+    return run
+
+
+def stage_card_lines(meta: dict[str, Any]) -> list[str]:
+    """The model-card lines of a staged training's meta ({"stages": {name: run_meta},
+    "validation": {name: {val_...: value}}}): command, machine, each stage's steps, samples,
+    schedule and wall time, and the last validation values after each stage."""
+    stages = meta["stages"]
+    first = next(iter(stages.values()))
+    lines = [f"- command: `{first['command']}`", f"- machine: {first['machine']}"]
+    for name, m in stages.items():
+        t = m["train"]
+        snr = f", SNR {t['snr_db']} dB" if "snr_db" in t else ""
+        lines.append(f"- stage {name}: {m['steps']} steps x {t['batch']} "
+                     f"({m['steps'] * t['batch']:,} samples), AdamW lr {t['lr']} "
+                     f"({t['warmup']} warm-up, cosine){snr}, seed {m['seed']}, "
+                     f"bf16 {t['bf16']}; {m['wall_s']:.0f} s here")
+    for name, values in meta["validation"].items():
+        if values:
+            lines.append(f"- validation after {name}: " + ", ".join(
+                f"{k.removeprefix('val_')} {v:.4g}" for k, v in values.items()))
+    return lines
+
+
+def stage_meta(family: str, config: str | Path, out: str | Path, runs: dict[str, RunState],
+               loops: dict[str, LoopConfig], steps: int | None = None) -> dict[str, Any]:
+    """The meta of a staged training: each stage's run_meta and its validation values."""
+    return {"stages": {name: run_meta(family, config, out, loops[name], run, steps)
+                       for name, run in runs.items()},
+            "validation": {name: {k: v for r in run.log.rows for k, v in r.items()
+                                  if k.startswith("val_")} for name, run in runs.items()}}
+
+
+def finish_staged(family, config: str | Path, out: str | Path, runs: dict[str, RunState],
+                  train_config: BaseModel, stages: tuple[str, ...], steps: int | None,
+                  model: torch.nn.Module, model_config: BaseModel,
+                  write_card: Callable[[Path, str, torch.nn.Module, dict], None]) -> Path:
+    """The end of a staged training of a gscsim.zoo.Family's model: OUT/model.pt (float16
+    weights, config, meta: every stage's facts and validation, and the scene counts) and its
+    card OUT/model.md written by `write_card(path, title, model, meta)`."""
+    final = Path(out) / "model.pt"
+    meta = {**stage_meta(family.name, config, out, runs,
+                         {name: getattr(train_config, name) for name in stages}, steps),
+            "count": train_config.count, "val_count": train_config.val_count}
+    family.save(final, model_config.model_dump(mode="json"), model, meta)
+    write_card(final.with_suffix(".md"), Path(out).name, model, meta)
+    return final

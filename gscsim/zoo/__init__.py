@@ -2,8 +2,9 @@
 checkpoint is found by zoo name or path, and opened."""
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, ClassVar
 
 import torch
 
@@ -46,3 +47,53 @@ def load_bundle(path: Path, fmt: str, field: str, trainer: str, device: str = "c
         raise ValueError(f"{field}: {path} is not a gscsim checkpoint of format {fmt}; "
                          f"make one with `{trainer}`")
     return obj
+
+
+def half_weights(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state_dict with its floating-point tensors in float16 (half the zoo's bytes)."""
+    return {k: v.half() if v.is_floating_point() else v for k, v in state_dict.items()}
+
+
+class Family:
+    """The single-model bundles of one model family (`gscsim train <name>` writes them as
+    {"format", "config", "state_dict", "meta"}): finding one by zoo name or path, saving and
+    loading it. `build(config dict)` makes the family's module."""
+
+    def __init__(self, name: str, fmt: str, build: Callable[[dict[str, Any]], torch.nn.Module]):
+        self.name, self.fmt, self.build = name, fmt, build
+        self.field, self.trainer = f"{name}.checkpoint", f"gscsim train {name}"
+        self.load = lru_cache(maxsize=2)(self._load)
+
+    def path(self, name_or_path: str) -> Path:
+        return zoo_checkpoint(name_or_path, self.field, self.name,
+                              f"Train one with `{self.trainer} --config {self.name}-scenes64`")
+
+    def save(self, path: Path, config: dict[str, Any], model: torch.nn.Module,
+             meta: dict[str, Any]) -> None:
+        """The bundle of a trained model, its weights in float16."""
+        from gscsim.io import save_torch
+
+        save_torch({"format": self.fmt, "config": config,
+                    "state_dict": half_weights(model.state_dict()), "meta": meta}, path)
+
+    def _load(self, name_or_path: str, device: str = "cpu") -> torch.nn.Module:
+        """The family's module with a bundle's weights, in eval mode (`load` caches it)."""
+        obj = load_bundle(self.path(name_or_path), self.fmt, self.field, self.trainer, device)
+        model = self.build(obj["config"])
+        model.load_state_dict(obj["state_dict"], strict=True)
+        return model.to(device).eval()
+
+
+class ZooModel:
+    """For a transceiver that runs one model of a Family (`family`), from the options
+    `checkpoint` (zoo name or path) and `device`: the model, and the weight file its results
+    depend on."""
+
+    family: ClassVar[Family]
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.family.load(self.options.checkpoint, self.options.device)
+
+    def weights(self) -> list[Path]:
+        return [self.family.path(self.options.checkpoint)]

