@@ -1,0 +1,130 @@
+"""Seconds per image of the generative receivers, in one run on this machine: TarGSC (SCVAR,
+next-scale autoregression), SGD-JSCC (latent diffusion; default 50 steps, and 20 and 10) and
+BriGSC (with its diffusion refiner, 50 steps, and without), at batch 1 (the latency one frame
+sees) and batch 16, with each receiver's network evaluations (NFE) and parameter counts, and
+the ratio to TarGSC: the paper's Table II (0.537 s against 10.1 s and 15.2 s on its GPU).
+
+    python benchmarks/generative_latency.py [--repeats 3] [--sgd-jscc CKPT] [--brigsc CKPT]
+
+64x64 test scenes, AWGN at 1 dB, CBR 1/48, text: genie for the diffusion receivers (the
+released codes' setting, so that guidance runs its two evaluations a step), float32, median of
+--repeats runs after a warm-up. A rival without a trained checkpoint is timed with untrained
+weights of its shipped scenes64 architecture (its time does not depend on the weights); the
+table says so.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from gscsim.baselines.brigsc.train import CONFIG_DIR as BRIGSC_CONFIGS
+from gscsim.baselines.brigsc.train import BriGSCRunConfig
+from gscsim.baselines.brigsc.transceiver import BriGSCLink
+from gscsim.baselines.brigsc.zoo import FAMILY as BRIGSC
+from gscsim.baselines.sgd_jscc.train import CONFIG_DIR as SGD_CONFIGS
+from gscsim.baselines.sgd_jscc.train import SGDRunConfig
+from gscsim.baselines.sgd_jscc.transceiver import SGDJSCCLink
+from gscsim.baselines.sgd_jscc.zoo import FAMILY as SGD
+from gscsim.channels.awgn import AWGN
+from gscsim.data.scenes.dataset import Scenes
+from gscsim.io import load_yaml
+from gscsim.nn import parameter_count
+from gscsim.plugins import Batch, LinkContext
+from gscsim.targsc.transceiver import TarGSC
+from gscsim.zoo import ZOO
+
+SNR_DB, CBR = 1.0, 1 / 48
+
+
+def median_s(fn: Callable[[], object], repeats: int) -> float:
+    fn()                                                    # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def checkpoint(family, name: str, config_dir: Path, schema, folder: Path) -> tuple[str, bool]:
+    """(checkpoint, trained): the zoo name or path if it exists, else an untrained bundle of
+    the shipped scenes64 architecture written to `folder`."""
+    if Path(name).is_file() or (ZOO / f"{name}.pt").is_file():
+        return name, True
+    config = load_yaml(config_dir / f"{family.name}-scenes64.yaml", schema).model
+    path = folder / f"{family.name}-untrained.pt"
+    torch.manual_seed(0)
+    family.save(path, config.model_dump(mode="json"), family.build(config.model_dump()), {})
+    return str(path), False
+
+
+def receiver_time(link, frames, size: int, repeats: int) -> float:
+    """Seconds per image of link.decode at batch `size`."""
+    batch = Batch(torch.stack([f.image for f in frames[:size]]),
+                  [f.caption for f in frames[:size]], [f.id for f in frames[:size]])
+    ctx = LinkContext.for_budget(CBR, (3, 64, 64), SNR_DB)
+    ctx.batch_size = size
+    streams = link.encode(batch, ctx)
+    g = torch.Generator().manual_seed(1)
+    received = {k: AWGN().transmit(v, SNR_DB, g) for k, v in streams.items()}
+
+    def decode():
+        ctx.generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            return link.decode(received, ctx)
+
+    return median_s(decode, repeats) / size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--targsc", default="targsc-scenes64")
+    parser.add_argument("--sgd-jscc", default="sgd-jscc-scenes64")
+    parser.add_argument("--brigsc", default="brigsc-scenes64")
+    args = parser.parse_args()
+    data = Scenes(Scenes.Options(split="test", count=16))
+    frames = [data[i] for i in range(16)]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        sgd, sgd_trained = checkpoint(SGD, args.sgd_jscc, SGD_CONFIGS, SGDRunConfig, Path(tmp))
+        bri, bri_trained = checkpoint(BRIGSC, args.brigsc, BRIGSC_CONFIGS, BriGSCRunConfig,
+                                      Path(tmp))
+        targsc = TarGSC(TarGSC.Options(checkpoint=args.targsc))
+        scvar = targsc.models.scvar
+        receivers = [("TarGSC (SCVAR, greedy)", targsc, len(scvar.cfg.patch_nums),
+                      parameter_count(scvar), True)]
+        for steps in (50, 20, 10):
+            link = SGDJSCCLink(SGDJSCCLink.Options(checkpoint=sgd, steps=steps, text="genie"))
+            receivers.append((f"SGD-JSCC, {steps} steps", link, None,
+                              parameter_count(link.model.denoiser)
+                              + parameter_count(link.model.control), sgd_trained))
+        for refine in ("diffusion", "none"):
+            link = BriGSCLink(BriGSCLink.Options(checkpoint=bri, refine=refine, text="genie"))
+            receivers.append((f"BriGSC, refine {refine}", link, None if refine == "diffusion"
+                              else 0, parameter_count(link.model.refiner) if refine ==
+                              "diffusion" else parameter_count(link.model.decoder),
+                              bri_trained))
+        for name, link, nfe, params, trained in receivers:
+            times = {size: receiver_time(link, frames, size, args.repeats) for size in (1, 16)}
+            nfe = getattr(link, "last_nfe", nfe)
+            rows.append((name, nfe, params, times, trained))
+    base = rows[0][3][1]
+    print(f"{torch.get_num_threads()} threads; seconds per image (median of {args.repeats}); "
+          f"SNR {SNR_DB:g} dB, CBR 1/48, 64x64")
+    print("| receiver | NFE | parameters (generator) | batch 1 | batch 16 | batch 1 / TarGSC |")
+    print("|---|---|---|---|---|---|")
+    for name, nfe, params, times, trained in rows:
+        note = "" if trained else " (untrained weights)"
+        print(f"| {name}{note} | {nfe} | {params:,} | {times[1]:.3f} | {times[16]:.3f} | "
+              f"{times[1] / base:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
