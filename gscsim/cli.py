@@ -1,4 +1,4 @@
-"""The `gscsim` command: run, validate, list, plot, ber, score, scenes, train."""
+"""The `gscsim` command: run, validate, list, plot, grid, ber, score, scenes, train."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from gscsim import registry
+from gscsim.conventions import parse_ratio
 from gscsim.io import ScenarioError
 from gscsim.run.scenario import expand, load
 
@@ -18,6 +19,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
                         progress=not args.quiet)
     print(f"results in {root}: summary.csv, frames.csv, manifest.json"
           + ("" if args.no_plots else ", plots/"))
+    return 0
+
+
+def _cmd_grid(args: argparse.Namespace) -> int:
+    from gscsim.run.grid import grid
+
+    points = []
+    for text in args.point or []:
+        snr, _, cbr = text.partition(":")
+        try:
+            points.append((float(snr), parse_ratio(cbr)))
+        except ValueError:
+            raise ValueError(f"--point {text}: write SNR:CBR, e.g. 10:0.006 or -13:1/48") from None
+    print(grid(args.output, points or None, args.out))
     return 0
 
 
@@ -110,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-plots", action="store_true")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
+
+    gridder = sub.add_parser("grid", help="lay out the pictures a scenario kept (keep_frames)")
+    gridder.add_argument("output")
+    gridder.add_argument("--point", action="append", metavar="SNR:CBR",
+                         help="a column group, e.g. 10:0.006 (repeat; default: every point)")
+    gridder.add_argument("--out", help="image file (default OUTPUT/plots/grid.png)")
+    gridder.set_defaults(func=_cmd_grid)
 
     ber = sub.add_parser("ber", help="BER/BLER curves of digital chains alone")
     ber.add_argument("scenario")

@@ -52,6 +52,17 @@ def write_text(path: Path, text: str) -> None:
         os.fsync(handle.fileno())
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically."""
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def safe_name(text: str) -> str:
+    """`text` as a file name: letters, digits and . _ - kept, anything else as -."""
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in text) or "-"
+
+
 def write_json(path: Path, obj: Any, indent: int | None = None) -> None:
     """`obj` as JSON (NaN and inf allowed), written atomically."""
     write_text(path, json.dumps(obj, allow_nan=True, indent=indent))

@@ -3,9 +3,11 @@ batch by batch, with ARQ where the transceiver reports integrity. Returns plain 
 frame; gscsim.run.trial wraps them into the trial's result."""
 from __future__ import annotations
 
+import base64
+import io
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -13,6 +15,7 @@ import torch
 
 from gscsim import registry, seeding
 from gscsim.conventions import achieved_cbr, average_power, normalize_power, symbol_budget
+from gscsim.metrics.pixel import to_8bit
 from gscsim.plugins import (
     Batch,
     Channel,
@@ -88,6 +91,7 @@ class LinkOutcome:
     frames: list[dict[str, Any]]
     set_metrics: dict[str, float]
     weight_files: list[Path]
+    kept: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def run_untimed(scenario: Scenario, trial: Trial, search_dir: Path | None = None,
@@ -97,13 +101,19 @@ def run_untimed(scenario: Scenario, trial: Trial, search_dir: Path | None = None
     indices = range(len(plugins.dataset))
     for metric in plugins.set_metrics.values():
         metric.reset(reference_key(scenario, indices))
-    records = run_frames(scenario, trial, plugins, indices, key=seed_key(scenario, trial))
-    return LinkOutcome(records, compute_set_metrics(plugins.set_metrics), plugins.weights())
+    kept: dict[str, dict[str, str]] = {}
+    records = run_frames(scenario, trial, plugins, indices, key=seed_key(scenario, trial),
+                         kept=kept)
+    return LinkOutcome(records, compute_set_metrics(plugins.set_metrics), plugins.weights(),
+                       kept)
 
 
 def run_frames(scenario: Scenario, trial: Trial, plugins: Plugins, frame_indices: Sequence[int],
-               key: str, max_retransmissions: int = 0) -> list[dict[str, Any]]:
-    """Send the dataset frames `frame_indices` through the link, batch by batch.
+               key: str, max_retransmissions: int = 0,
+               kept: dict[str, dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """Send the dataset frames `frame_indices` through the link, batch by batch; the original
+    and received images of the frames in scenario.keep_frames go into `kept` ({frame id:
+    {"original": PNG, "received": PNG}}, base64 text).
 
     `key` salts every random draw (the trial's seed key, plus a link name for multi-link trials).
     Each record holds the frame id, every metric, the achieved CBR, the channel uses sent, the
@@ -121,8 +131,25 @@ def run_frames(scenario: Scenario, trial: Trial, plugins: Plugins, frame_indices
         batch = Batch(images=torch.stack([f.image for f in frames]).to(device),
                       captions=[f.caption for f in frames], ids=[f.id for f in frames],
                       depth=depth)
-        records += _run_batch(trial, key, batch_index, batch, plugins, max_retransmissions)
+        rows, received = _run_batch(trial, key, batch_index, batch, plugins,
+                                    max_retransmissions)
+        records += rows
+        if kept is not None:
+            for i, frame in enumerate(frames):
+                if frame.id in scenario.keep_frames:
+                    kept[frame.id] = {"original": png_base64(frame.image),
+                                      "received": png_base64(received[i])}
     return records
+
+
+def png_base64(image: torch.Tensor) -> str:
+    """An image float [3, H, W] in [0, 1] as an 8-bit PNG, base64 text."""
+    from PIL import Image
+
+    pixels = to_8bit(image.unsqueeze(0), torch.uint8)[0].permute(1, 2, 0).cpu().numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _context(trial: Trial, key: str, batch_index: int, shape: tuple[int, int, int],
@@ -136,7 +163,8 @@ def _context(trial: Trial, key: str, batch_index: int, shape: tuple[int, int, in
 
 
 def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: Plugins,
-               max_retransmissions: int) -> list[dict[str, Any]]:
+               max_retransmissions: int) -> tuple[list[dict[str, Any]], torch.Tensor]:
+    """The batch's records and its received images [B, 3, H, W]."""
     tx, channel = plugins.transceiver, plugins.channel
     shape = tuple(batch.images.shape[1:])
     b = len(batch)
@@ -215,7 +243,7 @@ def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: 
         row.update({"encode_s": t_encode / b, "channel_s": t_channel / b,
                     "decode_s": float(t_decode[i]), "metrics_s": t_metrics / b})
         rows.append(row)
-    return rows
+    return rows, images
 
 
 def _unpack(trial: Trial, decoded: torch.Tensor | Decoded, reference: torch.Tensor

@@ -83,7 +83,7 @@ def plot(root: str | Path, x: str = "snr_db", y: str = "psnr", hue: str = "trans
                     yerr=[0 if not math.isfinite(e) else e for e in err],
                     marker="o", ms=4, capsize=3, label=str(h))
 
-    title = ", ".join(f"{k}={_short(v)}" for k, v in (where or {}).items()) or None
+    title = ", ".join(f"{k}={short_value(v)}" for k, v in (where or {}).items()) or None
     return _figure(root, rows, keys, (x, hue), hue, draw, label(x), label(y),
                    out_name or f"{y}_vs_{x}", title)
 
@@ -144,8 +144,8 @@ def _figure(root: Path, rows: list[dict[str, Any]], keys: list[str], exclude: tu
         for h in hues:
             subset = [r for r in chosen if r[hue] == h]
             if subset:
-                draw(ax, subset, _short(h))
-        ax.set_title(", ".join(f"{k}={_short(v)}" for k, v in zip(panel_keys, panel))
+                draw(ax, subset, short_value(h))
+        ax.set_title(", ".join(f"{k}={short_value(v)}" for k, v in zip(panel_keys, panel))
                      or title or name, fontsize=9)
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
@@ -162,7 +162,7 @@ def _figure(root: Path, rows: list[dict[str, Any]], keys: list[str], exclude: tu
     return paths
 
 
-def _short(value: Any) -> str:
+def short_value(value: Any) -> str:
     if isinstance(value, float):
         if 0 < value < 1:
             inv = 1 / value

@@ -214,6 +214,9 @@ class Scenario(_Strict):
     output: str | None = Field(None, description="output folder; default results/<name>")
     timing: TimingSpec | None = Field(None, description="simulate time: latency, queueing")
     network: NetworkSpec | None = Field(None, description="several links and shared receivers")
+    keep_frames: list[str] = Field(default_factory=list, description=(
+        "frame ids whose original and received images every trial keeps, as PNG files under "
+        "OUTPUT/frames/<frame>/ (for `gscsim grid`)"))
 
     @model_validator(mode="after")
     def _timing_needed(self):

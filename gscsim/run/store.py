@@ -2,11 +2,12 @@
 trial finishes, so that a stopped run keeps what it finished and a rerun resumes."""
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
 from gscsim import weights
-from gscsim.io import write_json
+from gscsim.io import safe_name, write_bytes, write_json
 from gscsim.run.scenario import Trial
 from gscsim.run.trial import TrialResult
 
@@ -25,6 +26,14 @@ class ResultStore:
         return self.path(tid).exists()
 
     def write(self, result: TrialResult) -> None:
+        """The trial's JSON file, and the PNG files of its kept frames:
+        frames/<frame>/original.png and frames/<frame>/<trial id>.png."""
+        for frame, images in result.kept.items():
+            folder = self.root / "frames" / safe_name(frame)
+            original = folder / "original.png"
+            if not original.exists():
+                write_bytes(original, base64.b64decode(images["original"]))
+            write_bytes(folder / f"{result.id}.png", base64.b64decode(images["received"]))
         write_json(self.path(result.id), result.to_json())
 
     def read(self, tid: str) -> TrialResult:

@@ -110,16 +110,55 @@ def latency_stats(frames: list[dict[str, Any]]) -> dict[str, float]:
     return stats_row
 
 
+def judge_rows(results: Iterable[TrialResult], metric: str = "semantic_acc"
+               ) -> list[dict[str, Any]]:
+    """The project's stand-in for the paper's MLLM judge: at every point (the trial keys but
+    the method's), each frame goes to the method whose output scores highest on `metric`
+    (semantic_acc: the scene attributes the recogniser finds closest to the original's), ties
+    shared. One row per point and method: its keys and its share of the frames won."""
+    labels = {Trial.from_dict(r.trial).transceiver for r in results}
+    points: dict[tuple, dict[str, dict[Any, float]]] = {}
+    keys_of: dict[tuple, dict[str, Any]] = {}
+    for result in results:
+        keys = Trial.from_dict(result.trial).keys()
+        method = " ".join([str(keys["transceiver"])] + [
+            f"{k.split('.', 1)[1]}={v}" for k, v in keys.items()
+            if k.startswith(f"{keys['transceiver']}.")])
+        point_keys = {k: v for k, v in keys.items() if k != "transceiver"
+                      and not any(k.startswith(f"{label}.") for label in labels)}
+        point = tuple(point_keys.items())
+        keys_of[point] = point_keys
+        points.setdefault(point, {})[method] = {
+            (f.get("link"), f["frame"]): f[metric] for f in result.frames if metric in f}
+    rows = []
+    for point, methods in points.items():
+        frames = set.intersection(*(set(v) for v in methods.values())) if methods else set()
+        wins = dict.fromkeys(methods, 0.0)
+        for frame in frames:
+            scores = {m: v[frame] for m, v in methods.items()}
+            best = max(scores.values())
+            winners = [m for m, score in scores.items() if score == best]
+            for m in winners:
+                wins[m] += 1 / len(winners)
+        for m, won in wins.items():
+            rows.append({**keys_of[point], "method": m, "n_frames": len(frames),
+                         "judge_win_share": won / len(frames) if frames else math.nan})
+    return rows
+
+
 # ---------------------------------------------------------------- the output folder
 
 
 def write_tables(root: Path, scenario: Scenario, results: list[TrialResult]
                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Write frames.csv and summary.csv of these results; returns (summary rows, frame rows)."""
+    """Write frames.csv and summary.csv of these results, and judge.csv (judge_rows) where
+    several transceivers are scored on semantic_acc; returns (summary rows, frame rows)."""
     frames = frame_rows(results)
     write_text(root / "frames.csv", to_csv(frames))
     summary = summary_rows(results, scenario.metrics)
     write_text(root / "summary.csv", to_csv(summary))
+    if "semantic_acc" in scenario.metrics and len(scenario.transceivers) > 1:
+        write_text(root / "judge.csv", to_csv(judge_rows(results)))
     return summary, frames
 
 

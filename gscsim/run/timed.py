@@ -217,6 +217,7 @@ def run_timed(scenario: Scenario, trial: Trial, search_dir: Path | None = None) 
     links, quality = [], {}
     set_metrics: dict = {}
     files: list[Path] = []
+    kept: dict[str, dict[str, str]] = {}     # kept frames (a later link replaces an earlier)
     for spec, k, copies in replicas:
         name = spec.name if copies == 1 else f"{spec.name}{k + 1}"
         key = base_key if single else f"{base_key}/{name}"
@@ -234,7 +235,7 @@ def run_timed(scenario: Scenario, trial: Trial, search_dir: Path | None = None) 
         set_metrics = set_metrics or plugins.set_metrics
         plugins.set_metrics = set_metrics
         records = run_frames(scenario, link_trial, plugins, indices, key,
-                             timing.max_retransmissions)
+                             timing.max_retransmissions, kept)
         durations = compute_times(timing.compute, records,
                                   (link_trial.transceiver, link_trial.transceiver_name),
                                   seeding.numpy_rng(trial.seed, key, "compute"), search_dir)
@@ -252,4 +253,4 @@ def run_timed(scenario: Scenario, trial: Trial, search_dir: Path | None = None) 
             frames.append({"link": name, "link_transceiver": link_trial.transceiver,
                            "link_channel": link_trial.channel, "link_snr_db": link_trial.snr_db,
                            **record, **stamps})
-    return LinkOutcome(frames, compute_set_metrics(set_metrics), files)
+    return LinkOutcome(frames, compute_set_metrics(set_metrics), files, kept)

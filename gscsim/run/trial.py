@@ -24,9 +24,13 @@ class TrialResult:
     set_metrics: dict[str, float] = field(default_factory=dict)
     weights: dict[str, str] = field(default_factory=dict)
     wall_s: float = 0.0
+    kept: dict[str, dict[str, str]] = field(default_factory=dict)   # stored as PNG files
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The record as stored in the trial's JSON file (kept images go to PNG files)."""
+        data = asdict(self)
+        del data["kept"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrialResult:
@@ -46,4 +50,4 @@ def run_trial(scenario: Scenario, trial: Trial, search_dir: Path | None = None,
     return TrialResult(id=tid or trial_id(scenario, trial), trial=trial.to_dict(),
                        frames=outcome.frames, set_metrics=outcome.set_metrics,
                        weights=weights.digests(outcome.weight_files),
-                       wall_s=time.perf_counter() - started)
+                       wall_s=time.perf_counter() - started, kept=outcome.kept)

@@ -153,12 +153,13 @@ class SCVAR(VAR):
     def sample(self, vae: VQVAE, params: torch.Tensor | None, depth: torch.Tensor | None,
                cfg_scale: float = 0.0, top_k: int = 1, top_p: float = 0.0,
                temperature: float = 1.0, generator: torch.Generator | None = None,
-               kv_cache: bool = True) -> tuple[torch.Tensor, list[torch.Tensor]]:
+               kv_cache: bool = True, batch: int | None = None
+               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """(images [B, 3, S, S] in [0, 1], tokens per scale) from text parameters [B, 6] and
-        depth [B, 1, S, S];
-        params None generates without text (the ablation). Guidance contrasts with the fully
-        null condition."""
-        b = len(depth) if depth is not None else len(params)
+        depth [B, 1, S, S]; params None generates without text (the ablation), and with depth
+        None too, `batch` images from the null conditions alone (the generator's prior).
+        Guidance contrasts with the fully null condition."""
+        b = len(depth) if depth is not None else len(params) if params is not None else batch
         cond, tokens = self.conditions(params, depth, b)
         null_cond, null_tokens = self.conditions(None, None, b) if cfg_scale > 0 else (None, None)
         return self.generate(vae, cond, tokens, null_cond, null_tokens, cfg_scale, top_k, top_p,
