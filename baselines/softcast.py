@@ -55,8 +55,9 @@ class SoftCastOptions(BaseModel):
     meta_bits: int = Field(6, ge=2, le=16, description="bits per quantised chunk log2-std")
     meta_repetition: int = Field(16, ge=1, description="repetition factor of the side information")
     chroma_offset: int = Field(1, ge=0, description="frequency rank by which chroma chunks yield")
-    power_bits: int = Field(6, ge=2, le=16, description=(
-        "bits of the per-frame power correction (log2 of the factor, over [-1/4, 1/4])"))
+    power_bits: int = Field(6, ge=0, le=16, description=(
+        "bits of the per-frame power correction (log2 of the factor, over [-1/4, 1/4]); 0: "
+        "none, and the engine's normalisation rescales each frame without telling the decoder"))
 
 
 class SoftCast(Transceiver):
@@ -140,12 +141,16 @@ class SoftCast(Transceiver):
     def _power_code(self, power: np.ndarray) -> np.ndarray:
         """Frame powers [B] -> codes [B] of log2(1/sqrt(power)), quantised over
         [-LOG2_GAIN_RANGE, LOG2_GAIN_RANGE]."""
+        if not self.options.power_bits:
+            return np.zeros(power.shape, dtype=np.int64)
         levels = 2 ** self.options.power_bits - 1
         log2_gain = np.clip(-0.5 * np.log2(np.maximum(power, 1e-30)), -LOG2_GAIN_RANGE,
                             LOG2_GAIN_RANGE)
         return np.rint((log2_gain / LOG2_GAIN_RANGE + 1.0) / 2.0 * levels).astype(np.int64)
 
     def _power_gain(self, codes: np.ndarray) -> np.ndarray:
+        if not self.options.power_bits:
+            return np.ones(codes.shape)
         levels = 2 ** self.options.power_bits - 1
         return 2.0 ** ((codes / levels * 2.0 - 1.0) * LOG2_GAIN_RANGE)
 
