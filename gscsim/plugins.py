@@ -13,6 +13,11 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 
+class PointRefused(ValueError):
+    """A transceiver cannot serve this operating point (e.g. a CBR below its smallest budget).
+    The run records the refusal as the trial's result and goes on with the other trials."""
+
+
 class NoOptions(BaseModel):
     """Options model of a plugin that takes none."""
 
@@ -101,11 +106,11 @@ class LinkContext:
             raise ValueError(f"{transceiver}: images of {h}x{w}; checkpoint {checkpoint} works "
                              f"at {side}x{side} (set the dataset's size option to {side})")
 
-    def too_small(self, transceiver: str, symbols: int, what: str) -> ValueError:
+    def too_small(self, transceiver: str, symbols: int, what: str) -> PointRefused:
         """The error of a transceiver that needs `symbols` channel uses for `what` and finds
         fewer: it names the smallest CBR the transceiver serves at this image size."""
         _, h, w = self.image_shape
-        return ValueError(f"{transceiver}: CBR {self.cbr:.4g} at {h}x{w} cannot carry {what} "
+        return PointRefused(f"{transceiver}: CBR {self.cbr:.4g} at {h}x{w} cannot carry {what} "
                           f"({symbols} channel uses); the smallest CBR it serves is "
                           f"{symbols / (3 * h * w):.6f}")
 

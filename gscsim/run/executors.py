@@ -30,39 +30,51 @@ def _run_in_worker(scenario: Scenario, tid: str, trial: Trial, search_dir: Path 
 
 
 def execute(scenario: Scenario, trials: Planned, on_result: Callable[[TrialResult], None],
-            executor: str = "local", workers: int = 1, scheduler: str | None = None,
+            on_error: Callable[[str, Exception], None], executor: str = "local",
+            workers: int = 1, scheduler: str | None = None,
             search_dir: Path | None = None) -> None:
-    """Run the (trial id, trial) pairs `trials`, calling `on_result(result)` in this process as
-    each finishes."""
+    """Run the (trial id, trial) pairs `trials`, calling in this process, as each ends,
+    `on_result(result)`, or `on_error(trial id, error)` for a trial that raised: the other
+    trials go on (a KeyboardInterrupt stops them all)."""
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor '{executor}'; choose one of {', '.join(EXECUTORS)}")
     if executor == "local" and workers > 1:
         executor = "process"
     runner = {"local": _local, "process": _processes, "dask": _dask}[executor]
-    for result in runner(scenario, trials, workers, scheduler, search_dir):
-        on_result(result)
+    for tid, outcome in runner(scenario, trials, workers, scheduler, search_dir):
+        if isinstance(outcome, Exception):
+            on_error(tid, outcome)
+        else:
+            on_result(outcome)
 
 
-def _local(scenario, trials, workers, scheduler, search_dir) -> Iterator[TrialResult]:
+Outcome = Iterator[tuple[str, TrialResult | Exception]]
+
+
+def _local(scenario, trials, workers, scheduler, search_dir) -> Outcome:
     for tid, trial in trials:
-        yield run_trial(scenario, trial, search_dir, tid=tid)
+        try:
+            yield tid, run_trial(scenario, trial, search_dir, tid=tid)
+        except Exception as err:        # reported per trial; the run goes on
+            yield tid, err
 
 
 def _threads_per_worker(workers: int) -> int:
     return max(1, torch.get_num_threads() // max(1, workers))
 
 
-def _processes(scenario, trials, workers, scheduler, search_dir) -> Iterator[TrialResult]:
+def _processes(scenario, trials, workers, scheduler, search_dir) -> Outcome:
     context = multiprocessing.get_context("spawn")  # fork after torch threads start can deadlock
     threads = _threads_per_worker(workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_run_in_worker, scenario, tid, t, search_dir, threads)
-                   for tid, t in trials]
+        futures = {pool.submit(_run_in_worker, scenario, tid, t, search_dir, threads): tid
+                   for tid, t in trials}
         for future in as_completed(futures):
-            yield future.result()
+            error = future.exception()
+            yield futures[future], error if error is not None else future.result()
 
 
-def _dask(scenario, trials, workers, scheduler, search_dir) -> Iterator[TrialResult]:
+def _dask(scenario, trials, workers, scheduler, search_dir) -> Outcome:
     try:
         from dask.distributed import Client, LocalCluster
         from dask.distributed import as_completed as dask_completed
@@ -79,10 +91,11 @@ def _dask(scenario, trials, workers, scheduler, search_dir) -> Iterator[TrialRes
                                host="127.0.0.1", dashboard_address=None)
         client = Client(cluster)
     try:
-        futures = [client.submit(_run_in_worker, scenario, tid, t, search_dir, threads,
-                                 pure=False) for tid, t in trials]
-        for future in dask_completed(futures):
-            yield future.result()
+        futures = {client.submit(_run_in_worker, scenario, tid, t, search_dir, threads,
+                                 pure=False): tid for tid, t in trials}
+        for future in dask_completed(list(futures)):
+            error = future.exception()
+            yield futures[future], error if error is not None else future.result()
     finally:
         client.close()
         if cluster is not None:

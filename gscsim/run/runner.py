@@ -44,21 +44,40 @@ def run_loaded(scenario: Scenario, root: Path, search_dir: Path | None = None,
               f"since", file=sys.stderr)
     bar = tqdm(total=len(pending), desc=scenario.name, unit="trial", disable=not progress)
 
+    failures: dict[str, Exception] = {}
+
     def on_result(result: TrialResult) -> None:
         store.write(result)
         results[result.id] = result
         bar.update(1)
 
+    def on_error(tid: str, error: Exception) -> None:
+        failures[tid] = error
+        bar.update(1)
+
     try:
-        execute(scenario, pending, on_result, executor=executor, workers=workers,
+        execute(scenario, pending, on_result, on_error, executor=executor, workers=workers,
                 scheduler=scheduler, search_dir=search_dir)
     finally:
         bar.close()
         summary, frames = write_tables(root, scenario,
                                        [results[tid] for tid in ids if tid in results])
     write_manifest(root, scenario, ids, started, now(), executor)
-    if plots:
+    refused = [r for r in results.values() if r.refused is not None]
+    if progress and refused:
+        print(f"{len(refused)} trials refused their point (summary.csv column `refused`): "
+              + "; ".join(sorted({r.refused for r in refused})), file=sys.stderr)
+    if plots and len(results) > len(refused):
         from gscsim.run.plots import default_plots
 
         default_plots(root, scenario, summary, frames)
+    if failures:
+        lines = [f"  {tid}: {type(err).__name__}: {err}" for tid, err in failures.items()]
+        raise TrialsFailed(f"{len(failures)} of {len(planned)} trials failed; the other "
+                           f"{len(results)} are saved in {root} (a rerun retries the failed "
+                           f"ones):\n" + "\n".join(lines))
     return root
+
+
+class TrialsFailed(RuntimeError):
+    """Some trials of a run raised; every other trial's result was saved."""

@@ -63,6 +63,9 @@ def summary_rows(results: Iterable[TrialResult], metrics: list[str]) -> list[dic
         frames = result.frames
         set_values = result.set_metrics
         per_frame = [m for m in metrics if m not in set_values and m not in ("fid", "kid")]
+        if result.refused is not None:
+            rows.append({**keys, **_frame_stats(frames, per_frame), "refused": result.refused})
+            continue
         if not (frames and "link" in frames[0]):
             rows.append({**keys, **_frame_stats(frames, per_frame), **set_values})
             continue

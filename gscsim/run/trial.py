@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gscsim import weights
+from gscsim.plugins import PointRefused
 from gscsim.run.link import Plugins, run_untimed
 from gscsim.run.scenario import Scenario, Trial, trial_id
 from gscsim.run.timed import run_timed
@@ -24,12 +25,15 @@ class TrialResult:
     set_metrics: dict[str, float] = field(default_factory=dict)
     weights: dict[str, str] = field(default_factory=dict)
     wall_s: float = 0.0
+    refused: str | None = None            # the transceiver's reason when it refused the point
     kept: dict[str, dict[str, str]] = field(default_factory=dict)   # stored as PNG files
 
     def to_json(self) -> dict[str, Any]:
         """The record as stored in the trial's JSON file (kept images go to PNG files)."""
         data = asdict(self)
         del data["kept"]
+        if data["refused"] is None:
+            del data["refused"]
         return data
 
     @classmethod
@@ -41,12 +45,18 @@ def run_trial(scenario: Scenario, trial: Trial, search_dir: Path | None = None,
               plugins: Plugins | None = None, tid: str | None = None) -> TrialResult:
     """Run one trial: every dataset frame through the link once, or with a `timing` section a
     timed simulation of all its links (gscsim.run.timed). `tid` is the trial's id where the
-    caller has computed it; `plugins` (untimed only) reuses built plugins."""
+    caller has computed it; `plugins` (untimed only) reuses built plugins. A transceiver that
+    refuses the point (PointRefused) leaves a result with no frames and its reason."""
     started = time.perf_counter()
-    if scenario.timing is None:
-        outcome = run_untimed(scenario, trial, search_dir, plugins)
-    else:
-        outcome = run_timed(scenario, trial, search_dir)
+    try:
+        if scenario.timing is None:
+            outcome = run_untimed(scenario, trial, search_dir, plugins)
+        else:
+            outcome = run_timed(scenario, trial, search_dir)
+    except PointRefused as refusal:
+        return TrialResult(id=tid or trial_id(scenario, trial), trial=trial.to_dict(),
+                           frames=[], wall_s=time.perf_counter() - started,
+                           refused=str(refusal))
     return TrialResult(id=tid or trial_id(scenario, trial), trial=trial.to_dict(),
                        frames=outcome.frames, set_metrics=outcome.set_metrics,
                        weights=weights.digests(outcome.weight_files),

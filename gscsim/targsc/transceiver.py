@@ -73,9 +73,8 @@ class TarGSC(Transceiver):
         text = [TEXT_SYMBOLS * (self.options.text_repeats or 1)] if self.sends_text else []
         c = ctx.largest_fitting(cfg.latent_channels, lambda k: -(-cfg.tokens * k // 2), text)
         if c < 1:
-            _, h, w = ctx.image_shape
-            raise ValueError(f"targsc: CBR {ctx.cbr:.4g} at {h}x{w} leaves no room for one "
-                             f"latent channel ({cfg.tokens // 2} symbols) beside the text stream")
+            raise ctx.too_small("targsc", -(-cfg.tokens // 2) + sum(text),
+                                "one latent channel beside the text stream")
         return c
 
     def text_copies(self, ctx: LinkContext) -> int:
