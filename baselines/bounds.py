@@ -50,6 +50,7 @@ class PPVOptions(BoundOptions):
 
 class _GenieBound(Transceiver):
     stream = "placeholder"
+    streams = ("placeholder",)
 
     def __init__(self, options=None):
         super().__init__(options)

@@ -33,6 +33,7 @@ def mean_scene(count: int, size: int) -> torch.Tensor:
 class PriorMean(Transceiver):
     """No channel use: every frame is the scene training set's mean image."""
 
+    streams = ()
     Options = PriorMeanOptions
 
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
@@ -55,6 +56,7 @@ class PriorSampleOptions(BaseModel):
 class PriorSample(Transceiver):
     """No channel use: every frame is a sample of SCVAR from its null conditions."""
 
+    streams = ()
     Options = PriorSampleOptions
 
     def weights(self) -> list[Path]:

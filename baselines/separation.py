@@ -75,6 +75,7 @@ class Separation(Transceiver):
 
     Options = SeparationOptions
     stream = "data"
+    streams = ("data",)
 
     def __init__(self, options=None):
         super().__init__(options)

@@ -63,6 +63,7 @@ class SoftCastOptions(BaseModel):
 class SoftCast(Transceiver):
     """SoftCast linear analog transmission: DCT chunks, power allocation, LLSE decoding."""
 
+    streams = ("image", "meta")
     Options = SoftCastOptions
 
     # ------------------------------------------------------------------ layout

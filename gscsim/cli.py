@@ -82,9 +82,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from gscsim.run.trial import dry_run
+
     for path in args.scenario:
         scenario = load(path)
-        print(f"{path}: ok ({len(expand(scenario))} trials)")
+        checked = "" if args.schema_only else (
+            f"; one frame through each of {dry_run(scenario, path, Path(path).parent)} "
+            f"transceiver x channel pairs")
+        print(f"{path}: ok ({len(expand(scenario))} trials{checked})")
     return 0
 
 
@@ -167,8 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     trainer.add_argument("--quiet", action="store_true", help="no progress bar")
     trainer.set_defaults(func=_cmd_train)
 
-    validate = sub.add_parser("validate", help="check scenario files")
+    validate = sub.add_parser("validate", help="check scenario files (and send one frame "
+                                                "through every transceiver and channel)")
     validate.add_argument("scenario", nargs="+")
+    validate.add_argument("--schema-only", action="store_true",
+                          help="check the file's fields and plugin names only (no frame sent)")
     validate.set_defaults(func=_cmd_validate)
 
     lister = sub.add_parser("list", help="installed transceivers, channels, datasets, metrics")
@@ -194,9 +202,18 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (ValueError, FileNotFoundError, registry.PluginError, RuntimeError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError, registry.PluginError,
+            RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except OSError as err:             # unwritable output, full disk, ...
+        print(f"error: {err.strerror or err} ({err.filename or 'a file'}); nothing finished "
+              f"is lost: rerun to resume", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: every finished trial is saved; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

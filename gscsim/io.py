@@ -124,12 +124,31 @@ def field_errors(err: ValidationError, prefix: str = "") -> list[tuple[str, str]
             for e in err.errors()]
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a mapping that repeats a key (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} appears twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path: Path) -> Any:
-    """The parsed content of a YAML file; a missing or malformed file is a ScenarioError."""
+    """The parsed content of a YAML file (safe loading; a repeated key is an error); a missing,
+    unreadable or malformed file is a ScenarioError."""
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError(str(path), [("", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ScenarioError(str(path), [("", f"cannot read the file ({err})")]) from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as err:
         raise ScenarioError(str(path), [("", f"not valid YAML: {err}")]) from None
 

@@ -197,6 +197,10 @@ class Transceiver(Plugin):
     `Decoded` that also says which frames passed their integrity check (enables ARQ).
     """
 
+    # The names of the streams this transceiver may send (for checking sweep.stream_snr_db);
+    # None: not declared.
+    streams: ClassVar[tuple[str, ...] | None] = None
+
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
@@ -249,6 +253,7 @@ class Metric(Plugin):
 
     unit: ClassVar[str] = ""
     higher_is_better: ClassVar[bool] = True
+    datasets: ClassVar[tuple[str, ...] | None] = None   # the datasets it can score; None: any
     per_set: ClassVar[bool] = False
     inputs: ClassVar[str] = "images"        # or "captions": (sent, received caption lists)
 

@@ -65,8 +65,9 @@ def _load_reference(reference: str, search_dir: Path | None) -> object:
         sys.path.insert(0, str(search_dir))
     try:
         module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise PluginError(f"cannot import module '{module_name}' of '{reference}': {err}") from err
+    except Exception as err:           # ImportError, or the module's own error (SyntaxError...)
+        raise PluginError(f"cannot import module '{module_name}' of '{reference}': "
+                          f"{type(err).__name__}: {err}") from err
     try:
         return getattr(module, attr)
     except AttributeError:

@@ -65,12 +65,12 @@ def test_interrupted_run_resumes_to_the_same_summary(tmp_path, tiny_scenario, mo
 
     real_execute = runner.execute
 
-    def stop_after_three(scenario, trials, on_result, **kw):
+    def stop_after_three(scenario, trials, on_result, on_error, **kw):
         def counting(result):
             on_result(result)
             if len(list((tmp_path / "part" / "trials").glob("*.json"))) == 3:
                 raise KeyboardInterrupt
-        real_execute(scenario, trials, counting, **kw)
+        real_execute(scenario, trials, counting, on_error, **kw)
 
     monkeypatch.setattr(runner, "execute", stop_after_three)
     with pytest.raises(KeyboardInterrupt):
@@ -133,8 +133,10 @@ def test_resume_reruns_the_trials_whose_weights_changed(tmp_path, tiny_scenario,
     assert "rerunning 8 stored trials" in run()
     assert calls[-1] == 8                                 # only the trials that used it
     weights.unlink()
-    with pytest.raises(FileNotFoundError):                # a missing checkpoint is not ignored
-        run()
+    from gscsim.run.runner import TrialsFailed
+
+    with pytest.raises(TrialsFailed, match="FileNotFoundError"):   # a missing checkpoint is
+        run()                                                       # not ignored
 
 
 def test_cli_run_and_plot(tmp_path, tiny_scenario, capsys):

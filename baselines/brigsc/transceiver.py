@@ -65,6 +65,7 @@ class BriGSCOptions(CaptionOptions):
 class BriGSCLink(ZooModel, Transceiver):
     """BriGSC: saliency-allocated ViT tokens, Swin decoder, diffusion refiner (small)."""
 
+    streams = (IMAGE, TABLE, TEXT_STREAM)
     family = FAMILY
     Options = BriGSCOptions
 

@@ -63,6 +63,7 @@ class SGDJSCCLink(ZooModel, Transceiver):
     """SGD-JSCC: latent JSCC with an edge stream and text, refined by a latent diffusion
     denoiser that starts from the received latent (Zhang et al. 2025), small."""
 
+    streams = (IMAGE, EDGES, TEXT)
     family = FAMILY
     Options = SGDOptions
 

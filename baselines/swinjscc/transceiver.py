@@ -47,6 +47,7 @@ class SwinJSCCOptions(BaseModel):
 class SwinJSCCLink(Transceiver):
     """SwinJSCC: Swin Transformer deep JSCC with SNR and rate adaptation (Yang et al. 2024)."""
 
+    streams = (STREAM,)
     Options = SwinJSCCOptions
 
     def __init__(self, options: SwinJSCCOptions | None = None):

@@ -41,11 +41,21 @@ class SizeOptions(BaseModel):
     limit: int | None = Field(None, ge=1, description="use only the first `limit` images")
 
 
+def rgb8(img: Image.Image) -> Image.Image:
+    """An opened image as 8-bit RGB. 16- and 32-bit integer images (e.g. 16-bit PNGs) are
+    scaled from their full range (Pillow's own conversion would clip them to white)."""
+    if img.mode.startswith("I"):
+        levels = 65535.0 if img.mode.startswith("I;16") or np.asarray(img).max() > 255 else 255.0
+        array = np.clip(np.asarray(img, dtype=np.float64) / levels, 0.0, 1.0)
+        img = Image.fromarray(np.round(array * 255).astype(np.uint8))
+    return img.convert("RGB")
+
+
 def load_square(path: Path, size: int) -> torch.Tensor:
     """Image file -> centre-cropped square, resized -> float [3, size, size] in [0, 1]."""
     try:
         with Image.open(path) as img:
-            img = img.convert("RGB")
+            img = rgb8(img)
             w, h = img.size
             side = min(w, h)
             left, top = (w - side) // 2, (h - side) // 2
@@ -166,8 +176,11 @@ class Kodak(ImageFolder):
 
 def load_full(path: Path) -> torch.Tensor:
     """Image file at its own size -> float [3, H, W] in [0, 1]."""
-    with Image.open(path) as img:
-        array = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    try:
+        with Image.open(path) as img:
+            array = np.asarray(rgb8(img), dtype=np.float32) / 255.0
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: cannot read as an image ({err})") from err
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()
 
 

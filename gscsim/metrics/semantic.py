@@ -15,6 +15,7 @@ class SemanticAccuracy(Metric):
     """F1 of the scene attributes recognised in the original and in the received frame."""
 
     higher_is_better: ClassVar[bool] = True
+    datasets: ClassVar[tuple[str, ...]] = ("scenes",)   # the recogniser knows scenes only
 
     def weights(self) -> list[Path]:
         return [CHECKPOINT]

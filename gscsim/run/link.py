@@ -55,7 +55,11 @@ class Plugins:
 def build_plugins(scenario: Scenario, trial: Trial, search_dir: Path | None = None) -> Plugins:
     def make(kind: str, name: str, options: dict[str, Any]):
         cls = registry.resolve(kind, name, search_dir)
-        return cls(cls.Options.model_validate(options))
+        try:
+            return cls(cls.Options.model_validate(options))
+        except Exception as err:
+            raise TrialError(f"{kind[:-1]} '{name}' could not be built: "
+                             f"{type(err).__name__}: {err}") from err
 
     metrics = {m: make("metrics", m, {}) for m in scenario.metrics}
     return Plugins(
@@ -173,6 +177,9 @@ def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: 
     t0 = time.perf_counter()
     streams = tx.encode(batch, ctx)
     t_encode = time.perf_counter() - t0
+    if not isinstance(streams, dict):
+        raise TrialError(f"transceiver '{trial.transceiver}': encode must return a dict "
+                         f"{{stream name: complex tensor [B, N]}}; got {type(streams).__name__}")
     lengths = {name: _check_stream(trial, name, x, b) for name, x in streams.items()}
     sent = sum(n + channel.overhead_symbols(n) for n in lengths.values())
     if sent > ctx.total_budget:
@@ -275,6 +282,9 @@ def _check_decoded(trial: Trial, decoded: torch.Tensor, reference: torch.Tensor)
     if not isinstance(decoded, torch.Tensor) or decoded.shape != reference.shape:
         raise TrialError(f"transceiver '{trial.transceiver}': decode must return images of shape "
                          f"{tuple(reference.shape)}; got {tuple(getattr(decoded, 'shape', ()))}")
+    if not decoded.is_floating_point():
+        raise TrialError(f"transceiver '{trial.transceiver}': decode must return float images in "
+                         f"[0, 1]; got {decoded.dtype} (divide 8-bit pixels by 255)")
     if not torch.isfinite(decoded).all():
         raise TrialError(f"transceiver '{trial.transceiver}' decoded NaN or inf pixels at "
                          f"SNR {trial.snr_db} dB, CBR {trial.cbr:.5g}, channel '{trial.channel}'")

@@ -1,7 +1,10 @@
 """`gscsim run`: scenario -> trials -> executor -> results store -> tables -> plots."""
 from __future__ import annotations
 
+import fcntl
+import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
@@ -31,6 +34,44 @@ def run_loaded(scenario: Scenario, root: Path, search_dir: Path | None = None,
     kept, the rest run; then the tables, the manifest and the default plots."""
     root = Path(root)
     planned = [(trial_id(scenario, t), t) for t in expand(scenario)]
+    with output_lock(root, scenario):
+        return _run_locked(scenario, root, planned, search_dir, executor, workers, scheduler,
+                           plots, progress)
+
+
+@contextmanager
+def output_lock(root: Path, scenario: Scenario):
+    """Hold OUTPUT for this run: refuse a file in its place, a folder that holds another
+    scenario's results, and a second run on the same folder (an exclusive lock on
+    OUTPUT/.gscsim.lock); remove the temporary files a killed run left."""
+    if root.exists() and not root.is_dir():
+        raise FileExistsError(f"output {root} is a file; give a folder (--output)")
+    manifest = root / "manifest.json"
+    if manifest.exists():
+        try:
+            previous = json.loads(manifest.read_text(encoding="utf-8"))["scenario"]["name"]
+        except (ValueError, KeyError, TypeError):
+            previous = None
+        if previous is not None and previous != scenario.name:
+            raise FileExistsError(f"output {root} holds the results of scenario '{previous}'; "
+                                  f"give '{scenario.name}' another --output, or remove it")
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".gscsim.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FileExistsError(f"another gscsim run is writing {root}; wait for it or give "
+                                  f"this one another --output") from None
+        ResultStore(root).clean()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run_locked(scenario: Scenario, root: Path, planned: list, search_dir: Path | None,
+                executor: str, workers: int, scheduler: str | None, plots: bool,
+                progress: bool) -> Path:
     ids = [tid for tid, _ in planned]
     store = ResultStore(root)
     results, pending, stale = store.split(planned)

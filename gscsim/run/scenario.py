@@ -28,7 +28,7 @@ class PluginSpec(_Strict):
     """One transceiver or channel: registered name (or "module:Class"), label, options, sweeps."""
 
     name: str
-    label: str | None = None
+    label: str | None = Field(None, min_length=1, max_length=100)
     options: dict[str, Any] = Field(default_factory=dict)
     sweep: dict[str, list[Any]] = Field(
         default_factory=dict, description="option name -> values, each a separate trial")
@@ -46,12 +46,30 @@ class DatasetSpec(_Strict):
 def _ratio(value: Any) -> float:
     try:
         ratio = parse_ratio(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, ZeroDivisionError):
         raise ValueError(f"cbr values are numbers or fractions like \"1/48\"; "
                          f"got {value!r}") from None
-    if ratio <= 0:
-        raise ValueError("cbr values must be positive")
+    if not math.isfinite(ratio) or ratio <= 0:
+        raise ValueError(f"cbr values must be positive and finite; got {value!r}")
     return ratio
+
+
+def _distinct(values: list[Any], what: str) -> list[Any]:
+    """`values` if no two are equal (floats within 1e-9); else an error naming the repeat."""
+    for i, a in enumerate(values):
+        for b in values[:i]:
+            same = (math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+                    if isinstance(a, float) and isinstance(b, float) else a == b)
+            if same:
+                raise ValueError(f"{what} lists {a!r} twice; each value is one trial, so drop "
+                                 f"the repeat (for repetitions use several seeds)")
+    return values
+
+
+def _finite(values: list[float], what: str) -> list[float]:
+    if any(not math.isfinite(v) for v in values):
+        raise ValueError(f"{what} values must be finite numbers (dB); got {values}")
+    return values
 
 
 class CrossPoint(_Strict):
@@ -83,12 +101,25 @@ class SweepSpec(_Strict):
     def _positive_users(cls, values: list[int] | None) -> list[int] | None:
         if values is not None and any(v < 1 for v in values):
             raise ValueError("users values must be at least 1")
-        return values
+        return values if values is None else _distinct(values, "users")
+
+    @field_validator("snr_db")
+    @classmethod
+    def _snr_values(cls, values: list[float]) -> list[float]:
+        return _distinct(_finite(values, "snr_db"), "snr_db")
+
+    @field_validator("stream_snr_db")
+    @classmethod
+    def _stream_snr_values(cls, streams: dict[str, list[float]]) -> dict[str, list[float]]:
+        for name, values in streams.items():
+            _distinct(_finite(values, f"stream_snr_db.{name}"), f"stream_snr_db.{name}")
+        return streams
 
     @field_validator("cbr", mode="before")
     @classmethod
     def _fractions(cls, values: Any) -> Any:
-        return [_ratio(v) for v in values] if isinstance(values, list) else values
+        return _distinct([_ratio(v) for v in values], "cbr") if isinstance(values, list) \
+            else values
 
     @model_validator(mode="after")
     def _cross_on_lines(self) -> "SweepSpec":
@@ -201,7 +232,8 @@ class NetworkSpec(_Strict):
 
 
 class Scenario(_Strict):
-    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,100}$", description=(
+        "letters, digits and . _ - (not only dots), at most 100: names the output folder"))
     description: str = ""
     seed: int | list[int] = Field(0, description="one seed, or a list: each is a repetition")
     dataset: DatasetSpec
@@ -217,6 +249,34 @@ class Scenario(_Strict):
     keep_frames: list[str] = Field(default_factory=list, description=(
         "frame ids whose original and received images every trial keeps, as PNG files under "
         "OUTPUT/frames/<frame>/ (for `gscsim grid`)"))
+
+    @field_validator("name")
+    @classmethod
+    def _not_only_dots(cls, name: str) -> str:
+        if set(name) == {"."}:
+            raise ValueError(f"name '{name}' would name the current or parent folder; use "
+                             f"letters or digits")
+        return name
+
+    @field_validator("seed")
+    @classmethod
+    def _distinct_seeds(cls, seed: int | list[int]) -> int | list[int]:
+        return _distinct(seed, "seed") if isinstance(seed, list) else seed
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, device: str) -> str:
+        import torch
+
+        try:
+            kind = torch.device(device).type
+        except (RuntimeError, ValueError):
+            raise ValueError(f"device '{device}' is not a torch device (cpu, cuda, cuda:1)")\
+                from None
+        if kind == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device '{device}': this torch build or machine has no CUDA "
+                             f"device; use cpu")
+        return device
 
     @model_validator(mode="after")
     def _timing_needed(self):
@@ -330,11 +390,22 @@ def _check_plugins(scenario: Scenario, search_dir: Path | None) -> list[tuple[st
             except ValidationError as err:
                 problems += field_errors(err, prefix=f"{where}.options.")
                 break
+    declared = [registry.resolve("transceivers", t.name, search_dir).streams
+                for t in scenario.transceivers if _resolvable("transceivers", t.name, search_dir)]
+    if declared and all(d is not None for d in declared):
+        known = sorted(set().union(*declared))
+        for stream in sorted(set(scenario.sweep.stream_snr_db) - set(known)):
+            problems.append((f"sweep.stream_snr_db.{stream}", f"no transceiver of this scenario "
+                             f"sends a stream '{stream}' (they send: {', '.join(known)})"))
     for i, name in enumerate(scenario.metrics):
         try:
-            registry.resolve("metrics", name, search_dir)
+            metric = registry.resolve("metrics", name, search_dir)
         except registry.PluginError as err:
             problems.append((f"metrics[{i}]", str(err)))
+            continue
+        if metric.datasets is not None and scenario.dataset.name not in metric.datasets:
+            problems.append((f"metrics[{i}]", f"{name} scores the datasets "
+                             f"{', '.join(metric.datasets)} only, not '{scenario.dataset.name}'"))
     if scenario.network is not None:
         tx_labels = {t.display for t in scenario.transceivers}
         ch_labels = {c.display for c in scenario.channels}
@@ -346,10 +417,20 @@ def _check_plugins(scenario: Scenario, search_dir: Path | None) -> list[tuple[st
             if link.channel is not None and link.channel not in ch_labels:
                 problems.append((f"network.links[{i}].channel", f"'{link.channel}' is not a "
                                  f"channel label ({', '.join(sorted(ch_labels))})"))
-    labels = [t.display for t in scenario.transceivers]
-    if len(set(labels)) != len(labels):
-        problems.append(("transceivers", "two transceivers share a label; give each a `label`"))
+    for kind, specs in (("transceivers", scenario.transceivers),
+                        ("channels", scenario.channels)):
+        labels = [t.display for t in specs]
+        if len(set(labels)) != len(labels):
+            problems.append((kind, f"two {kind} share a label; give each a `label`"))
     return problems
+
+
+def _resolvable(kind: str, name: str, search_dir: Path | None) -> bool:
+    try:
+        registry.resolve(kind, name, search_dir)
+        return True
+    except registry.PluginError:
+        return False
 
 
 def _option_sets(spec: PluginSpec | DatasetSpec) -> list[dict[str, Any]]:

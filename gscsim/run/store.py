@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import sys
 from pathlib import Path
 
 from gscsim import weights
@@ -39,6 +41,28 @@ class ResultStore:
     def read(self, tid: str) -> TrialResult:
         return TrialResult.from_json(json.loads(self.path(tid).read_text(encoding="utf-8")))
 
+    def _readable(self, tid: str) -> TrialResult | None:
+        """The stored result, or None after moving an unreadable file (truncated by a crash,
+        edited, or not a trial) to trials/corrupt/, with a warning naming it."""
+        path = self.path(tid)
+        try:
+            return self.read(tid)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+            aside = self.trials_dir / "corrupt" / path.name
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, aside)
+            print(f"warning: {path} could not be read ({type(err).__name__}: {err}); moved to "
+                  f"{aside}, the trial runs again", file=sys.stderr)
+            return None
+
+    def clean(self) -> int:
+        """Remove the temporary files a killed run left (.*.tmp); returns how many."""
+        stale = [p for folder in (self.root, self.trials_dir) if folder.is_dir()
+                 for p in folder.glob(".*.tmp")]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return len(stale)
+
     def split(self, planned: list[tuple[str, Trial]]
               ) -> tuple[dict[str, TrialResult], list[tuple[str, Trial]], int]:
         """(stored results still current by trial id, the (id, trial) pairs to run, how many
@@ -46,8 +70,8 @@ class ResultStore:
         current: dict[str, TrialResult] = {}
         pending, stale = [], 0
         for tid, trial in planned:
-            if self.has(tid):
-                result = self.read(tid)
+            result = self._readable(tid) if self.has(tid) else None
+            if result is not None:
                 if not weights.changed(result.weights):
                     current[tid] = result
                     continue

@@ -1,6 +1,7 @@
 """One trial, timed or not, and the record it leaves: the dispatcher every executor calls."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,3 +62,39 @@ def run_trial(scenario: Scenario, trial: Trial, search_dir: Path | None = None,
                        frames=outcome.frames, set_metrics=outcome.set_metrics,
                        weights=weights.digests(outcome.weight_files),
                        wall_s=time.perf_counter() - started, kept=outcome.kept)
+
+
+def dry_run(scenario: Scenario, source: str, search_dir: Path | None = None) -> int:
+    """Build every plugin and send one frame through every transceiver x channel pair (at the
+    first point of the sweep that the transceiver serves) with every metric, so that a sweep
+    that passes does not die an hour in. Returns the number of pairs tried; every failure is
+    reported at once as a ScenarioError naming the transceiver and channel."""
+    from gscsim.io import ScenarioError
+    from gscsim.run.link import build_plugins, run_frames
+    from gscsim.run.scenario import expand, seed_key
+
+    dry = scenario.model_copy(update={"keep_frames": [], "batch_size": 1})
+    pairs: dict[tuple, list[Trial]] = {}
+    for trial in expand(dry):
+        key = (trial.transceiver, json.dumps(trial.transceiver_options, sort_keys=True),
+               trial.channel, json.dumps(trial.channel_options, sort_keys=True))
+        pairs.setdefault(key, []).append(trial)
+    problems = []
+    for trials in pairs.values():
+        for trial in trials:
+            try:
+                plugins = build_plugins(dry, trial, search_dir)
+                if len(plugins.dataset) == 0:
+                    raise ValueError("the dataset holds no frames")
+                run_frames(dry, trial, plugins, [0], seed_key(dry, trial))
+                break
+            except PointRefused:
+                continue                       # a point it refuses: try its next one
+            except Exception as err:           # every plugin error, reported by the pair
+                problems.append((f"transceiver '{trial.transceiver}' on channel "
+                                 f"'{trial.channel}'", f"{type(err).__name__}: {err}"))
+                break
+    if problems:
+        raise ScenarioError(f"{source} (one frame through every transceiver and channel)",
+                            problems)
+    return len(pairs)

@@ -54,6 +54,7 @@ class TarGSCOptions(BaseModel):
 class TarGSC(Transceiver):
     """TarGSC: depth map over a SwinJSCC feature codec, 6 text parameters, SCVAR generation."""
 
+    streams = (IMAGE_STREAM, TEXT_STREAM)
     Options = TarGSCOptions
     sends_text = True
 

