@@ -168,3 +168,47 @@ def test_validate_sends_one_frame_through_every_pair(tmp_path, tiny_scenario, ca
     assert "transceiver 'targsc' on channel 'awgn'" in err
     assert "works at 64x64 (set the dataset's size option to 64)" in err
     assert "softcast" not in err.split("problems")[-1]
+
+
+def _summary_rows(seeds, cbrs):
+    return [{"transceiver": "A", "channel": "awgn", "snr_db": float(snr), "cbr": cbr,
+             "seed": seed, "n_frames": 3, "psnr": 20.0 + snr + seed, "psnr_ci95": 1.0,
+             "frame_error_rate": ""}
+            for seed in seeds for cbr in cbrs for snr in (0, 10)]
+
+
+def test_plots_pool_seeds_order_panels_by_value_and_name_empty_columns(tmp_path):
+    from gscsim.run import plots
+
+    drawn = []
+    real_figure = plots._figure
+
+    def spy(root, rows, keys, exclude, hue, draw, *args):
+        drawn.append((rows, keys))
+        return real_figure(root, rows, keys, exclude, hue, draw, *args)
+
+    plots._figure = spy
+    try:
+        plots.plot(tmp_path, "snr_db", "psnr",
+                   summary=_summary_rows([1, 2, 10], [1 / 5, 1 / 40, 1 / 10]))
+    finally:
+        plots._figure = real_figure
+    rows, keys = drawn[0]
+    assert "seed" not in keys and len(rows) == 6                  # 3 seeds pooled per point
+    assert {r["psnr"] for r in rows if r["snr_db"] == 0} == {20 + 13 / 3}
+    with pytest.raises(ValueError, match="column 'frame_error_rate' has no values"):
+        plots.plot(tmp_path, "snr_db", "frame_error_rate", summary=_summary_rows([1], [0.1]))
+    order = []
+    real_subplots = plots.plt.subplots
+
+    def titles(*args, **kwargs):
+        fig, axes = real_subplots(*args, **kwargs)
+        order.append(axes)
+        return fig, axes
+
+    plots.plt.subplots = titles
+    try:
+        plots.plot(tmp_path, "snr_db", "psnr", summary=_summary_rows([1], [1 / 5, 1 / 40, 1 / 10]))
+    finally:
+        plots.plt.subplots = real_subplots
+    assert [ax.get_title() for ax in order[0].flat] == ["cbr=1/40", "cbr=1/10", "cbr=1/5"]

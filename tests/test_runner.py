@@ -228,3 +228,55 @@ def test_a_refused_point_is_recorded_and_the_sweep_goes_on(tmp_path):
     stored = {p.stat().st_mtime_ns for p in (root / "trials").glob("*.json")}
     _run(tmp_path, raw, "out")                                # the refusal is not retried
     assert {p.stat().st_mtime_ns for p in (root / "trials").glob("*.json")} == stored
+
+
+SLOW = '''
+import time
+
+import torch
+from gscsim.plugins import Transceiver
+
+
+class Slow(Transceiver):
+    """Sends four symbols; takes 40 s a batch at 10 dB."""
+
+    def encode(self, batch, ctx):
+        if ctx.snr_db == 10:
+            time.sleep(40)
+        return {"image": torch.ones(len(batch), 4, dtype=torch.complex64)}
+
+    def decode(self, received, ctx):
+        return torch.full((ctx.batch_size, *ctx.image_shape), 0.5)
+'''
+
+
+@pytest.mark.slow
+def test_a_killed_worker_run_leaves_no_process_behind(tmp_path,
+                                                                              tiny_scenario):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+    import yaml
+
+    # trials at 10 dB take 40 s: the workers are busy in them when the run is killed
+    (tmp_path / "slow_plugin.py").write_text(SLOW)
+    scenario = {**tiny_scenario, "transceivers": [{"name": "slow_plugin:Slow", "label": "slow"}]}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**scenario, "output": str(tmp_path / "killed")}))
+    run = subprocess.Popen([sys.executable, "-m", "gscsim.cli", "run", str(path), "--workers",
+                            "2", "--quiet", "--no-plots"], cwd=tmp_path)
+    trials = tmp_path / "killed" / "trials"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(trials.glob("*.json")):
+        time.sleep(0.2)
+    family = psutil.Process(run.pid).children(recursive=True)
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    gone, alive = psutil.wait_procs(family, timeout=10)
+    assert not alive, [p.cmdline() for p in alive]                  # no orphan survives
+    stored = len(list(trials.glob("*.json")))
+    assert 0 < stored < 8

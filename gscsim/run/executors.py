@@ -8,6 +8,9 @@ generators, so the numbers do not depend on the executor or the order of complet
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Iterator
@@ -21,6 +24,17 @@ EXECUTORS = ("local", "process", "dask")
 
 
 Planned = list[tuple[str, Trial]]          # (trial id, trial)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker's watchdog: end this process once its parent is gone (killed with SIGKILL, it
+    cannot stop its workers itself), so that no orphan keeps memory."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _run_in_worker(scenario: Scenario, tid: str, trial: Trial, search_dir: Path | None,
@@ -66,7 +80,8 @@ def _threads_per_worker(workers: int) -> int:
 def _processes(scenario, trials, workers, scheduler, search_dir) -> Outcome:
     context = multiprocessing.get_context("spawn")  # fork after torch threads start can deadlock
     threads = _threads_per_worker(workers)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(_run_in_worker, scenario, tid, t, search_dir, threads): tid
                    for tid, t in trials}
         for future in as_completed(futures):

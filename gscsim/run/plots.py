@@ -14,8 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from gscsim import registry  # noqa: E402
-from gscsim.io import read_csv, tabulated  # noqa: E402
-from gscsim.run.tables import STAT_COLUMNS  # noqa: E402
+from gscsim.io import read_csv, safe_name, tabulated  # noqa: E402
+from gscsim.run.tables import STAT_COLUMNS, mean_ci95  # noqa: E402
 
 AXIS_LABELS = {
     "snr_db": "SNR $E_s/N_0$ [dB]",
@@ -75,6 +75,13 @@ def plot(root: str | Path, x: str = "snr_db", y: str = "psnr", hue: str = "trans
     if "link" in rows[0] and hue != "link":
         rows = [r for r in rows if r["link"] == "all"]
     keys = [k for k in key_columns(rows) if k != "link" or hue == "link"]
+    rows = [r for r in rows if isinstance(r[y], float) and isinstance(r[x], float)]
+    if not rows:
+        raise ValueError(f"column '{y}' has no values against '{x}' in {root / 'summary.csv'} "
+                         f"(a column only some transceivers fill, e.g. frame_error_rate for "
+                         f"digital ones)")
+    if "seed" in keys and x != "seed" and hue != "seed":
+        rows, keys = pool_seeds(rows, keys, y), [k for k in keys if k != "seed"]
 
     def draw(ax, chosen, h):
         line = sorted(chosen, key=lambda r: r[x])
@@ -85,7 +92,23 @@ def plot(root: str | Path, x: str = "snr_db", y: str = "psnr", hue: str = "trans
 
     title = ", ".join(f"{k}={short_value(v)}" for k, v in (where or {}).items()) or None
     return _figure(root, rows, keys, (x, hue), hue, draw, label(x), label(y),
-                   out_name or f"{y}_vs_{x}", title)
+                   out_name or safe_name(f"{y}_vs_{x}"), title)
+
+
+def pool_seeds(rows: list[dict[str, Any]], keys: list[str], y: str) -> list[dict[str, Any]]:
+    """Rows of several seeds (repetitions) merged: one row per value of the other keys, with
+    the mean of `y` over the seeds and, from two seeds on, its 95% interval over them (else
+    the single seed's own interval)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in keys if k != "seed"), []).append(row)
+    pooled = []
+    for group in groups.values():
+        row = dict(group[0])
+        if len(group) > 1:
+            row[y], row[f"{y}_ci95"] = mean_ci95([r[y] for r in group])
+        pooled.append(row)
+    return pooled
 
 
 def plot_cdf(root: str | Path, column: str = "latency_s", hue: str = "transceiver",
@@ -108,7 +131,7 @@ def plot_cdf(root: str | Path, column: str = "latency_s", hue: str = "transceive
                 ax.set_xscale("log")       # latencies span decades once a server saturates
 
     return _figure(root, rows, keys, (hue,), hue, draw, label(column), "CDF",
-                   out_name or f"{column}_cdf")
+                   out_name or safe_name(f"{column}_cdf"))
 
 
 def _rows(path: Path, needed: tuple[str, ...], in_memory: list[dict[str, Any]] | None = None
@@ -129,7 +152,8 @@ def _figure(root: Path, rows: list[dict[str, Any]], keys: list[str], exclude: tu
     """One panel per combination of the varying `keys` not in `exclude`, a line per hue;
     panels are titled by their keys, else by `title` or the figure's name."""
     panel_keys = [k for k in keys if k not in exclude and len({r[k] for r in rows}) > 1]
-    panels = sorted({tuple(r[k] for k in panel_keys) for r in rows}, key=str)
+    panels = sorted({tuple(r[k] for k in panel_keys) for r in rows},
+                    key=lambda p: [(isinstance(v, str), v) for v in p])   # numbers by value
     # Rows by the first varying key, columns by the last (e.g. channel x CBR).
     ncols = min(4, len({p[-1] for p in panels})) if panel_keys else 1
     nrows = math.ceil(len(panels) / ncols)

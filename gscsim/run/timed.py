@@ -176,8 +176,11 @@ def _profile_entry(file: str, transceiver: tuple[str, str],
         path = base_dir / path
     try:
         profile = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise FileNotFoundError(f"device profile {path}: cannot read ({err})") from None
+    if not isinstance(profile, dict):
+        raise ValueError(f"device profile {path}: expected a mapping {{transceiver: {{encode_s, "
+                         f"decode_s}}}}; got {type(profile).__name__}")
     for key in transceiver:
         if key in profile:
             entry = profile[key]
