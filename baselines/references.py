@@ -68,6 +68,7 @@ class PriorSample(Transceiver):
     def decode(self, received: dict[str, Received], ctx: LinkContext) -> torch.Tensor:
         scvar, _, vae, _ = load_scvar(self.options.scvar)
         ctx.require_side(scvar.scfg.image_size, "prior_sample", self.options.scvar)
+        ctx.require_scenes("prior_sample", self.options.scvar)
         images, _ = scvar.sample(vae, None, None, 0.0, self.options.top_k, 0.0,
                                  self.options.temperature, ctx.generator, batch=ctx.batch_size)
         return images.float().clamp(0, 1)

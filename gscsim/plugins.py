@@ -83,6 +83,7 @@ class LinkContext:
     generator: torch.Generator
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     batch_size: int = 1
+    dataset: str = ""             # the scenario's dataset (registered name); "" when unknown
 
     def snr_for(self, stream: str) -> float:
         """Es/N0 in dB that `stream` sees."""
@@ -98,6 +99,13 @@ class LinkContext:
         return cls(total_budget=symbol_budget(cbr, image_shape), image_shape=image_shape,
                    cbr=cbr, snr_db=snr_db, stream_snr_db={}, overhead=lambda n: 0,
                    generator=torch.Generator())
+
+    def require_scenes(self, transceiver: str, checkpoint: str) -> None:
+        """Refuse a dataset other than the scene set, which `checkpoint` was trained on."""
+        if self.dataset and self.dataset != "scenes":
+            raise ValueError(f"{transceiver}: checkpoint {checkpoint} was trained on the scene "
+                             f"set, not on '{self.dataset}' images; use the scenes dataset, or "
+                             f"train a checkpoint on this data")
 
     def require_side(self, side: int, transceiver: str, checkpoint: str) -> None:
         """Refuse images other than side x side, which `checkpoint` was trained on."""

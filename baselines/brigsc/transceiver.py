@@ -87,6 +87,7 @@ class BriGSCLink(ZooModel, Transceiver):
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
         m, device = self.model, torch.device(self.options.device)
         ctx.require_side(m.cfg.image_size, "brigsc", self.options.checkpoint)
+        ctx.require_scenes("brigsc", self.options.checkpoint)
         self._genie_captions = list(batch.captions)       # used only with text: genie
         captions = CaptionStream(self.options)
         text_symbols, table_symbols, values = self.split(ctx, captions.wanted(batch.captions))

@@ -89,6 +89,7 @@ class SGDJSCCLink(ZooModel, Transceiver):
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
         m, device = self.model, torch.device(self.options.device)
         ctx.require_side(m.cfg.image_size, "sgd-jscc", self.options.checkpoint)
+        ctx.require_scenes("sgd-jscc", self.options.checkpoint)
         self._genie_captions = list(batch.captions)      # used only with text: genie
         text_stream = CaptionStream(self.options)
         text_symbols, edges, image = self.split(ctx, text_stream.wanted(batch.captions))

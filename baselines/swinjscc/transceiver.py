@@ -20,7 +20,12 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from gscsim.baselines.swinjscc.model import SwinJSCC, cbr_of, channels_for
-from gscsim.baselines.swinjscc.zoo import checkpoint_path, load_model
+from gscsim.baselines.swinjscc.zoo import (
+    checkpoint_path,
+    checkpoints_for,
+    load_model,
+    training_data,
+)
 from gscsim.conventions import pack_complex, unpack_real
 from gscsim.plugins import Batch, LinkContext, Received, Transceiver
 
@@ -76,8 +81,21 @@ class SwinJSCCLink(Transceiver):
                           f"model was trained for ({rates})", stacklevel=2)
         return c
 
+    def check_data(self, ctx: LinkContext) -> None:
+        """Refuse a dataset of another kind than the checkpoint was trained on (scenes against
+        photographs), naming the zoo checkpoints that fit."""
+        trained = training_data(self.options.checkpoint)
+        wanted = "scenes" if ctx.dataset == "scenes" else "folder"
+        if ctx.dataset and trained is not None and trained != wanted:
+            fits = checkpoints_for(wanted)
+            raise ValueError(f"swinjscc: checkpoint {self.options.checkpoint} was trained on "
+                             f"{'rendered scenes' if trained == 'scenes' else 'photographs'}, "
+                             f"the dataset is '{ctx.dataset}': set the option checkpoint to "
+                             f"{' or '.join(fits) if fits else 'one trained on this data'}")
+
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
         model = self.model
+        self.check_data(ctx)
         _, h, w = ctx.image_shape
         multiple = size_multiple(model)
         if h % multiple or w % multiple:

@@ -62,3 +62,21 @@ def load_model(checkpoint: str, config: str | None = None, device: str = "cpu") 
         raise ValueError(f"swinjscc.checkpoint: {path} does not fit the {cfg.embed_dims} / "
                          f"{cfg.depths} architecture: {str(err)[:400]}") from None
     return model.eval()
+
+
+@lru_cache(maxsize=16)
+def training_data(checkpoint: str) -> str | None:
+    """The kind of data a gscsim checkpoint was trained on ("scenes" or "folder"); None for
+    an official state_dict, which does not say."""
+    obj = torch.load(checkpoint_path(checkpoint), map_location="cpu", weights_only=True,
+                     mmap=True)
+    if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT:
+        return obj.get("meta", {}).get("train", {}).get("data", {}).get("kind")
+    return None
+
+
+def checkpoints_for(kind: str) -> list[str]:
+    """The zoo's SwinJSCC checkpoints trained on data of this kind."""
+    from gscsim.zoo import ZOO
+
+    return [p.stem for p in sorted(ZOO.glob("swinjscc-*.pt")) if training_data(p.stem) == kind]

@@ -44,6 +44,7 @@ class Plugins:
     dataset: Dataset
     metrics: dict[str, Metric]          # per frame
     set_metrics: dict[str, Metric]      # per trial (FID, KID)
+    dataset_name: str = ""              # the dataset's registered name
 
     def weights(self) -> list[Path]:
         """Every weight file the trial's results depend on (gscsim.weights)."""
@@ -70,6 +71,7 @@ def build_plugins(scenario: Scenario, trial: Trial, search_dir: Path | None = No
         # FID computes KID from the same features: a separate KID would run Inception twice
         set_metrics={n: m for n, m in metrics.items()
                      if m.per_set and not (n == "kid" and "fid" in metrics)},
+        dataset_name=scenario.dataset.name,
     )
 
 
@@ -157,13 +159,14 @@ def png_base64(image: torch.Tensor) -> str:
 
 
 def _context(trial: Trial, key: str, batch_index: int, shape: tuple[int, int, int],
-             channel: Channel, device: torch.device, batch_size: int) -> LinkContext:
+             channel: Channel, device: torch.device, batch_size: int, dataset: str
+             ) -> LinkContext:
     return LinkContext(total_budget=symbol_budget(trial.cbr, shape), image_shape=shape,
                        cbr=trial.cbr, snr_db=trial.snr_db, stream_snr_db=dict(trial.stream_snr_db),
                        overhead=channel.overhead_symbols,
                        generator=seeding.generator(trial.seed, key, batch_index, "transceiver",
                                                    device=device),
-                       device=device, batch_size=batch_size)
+                       device=device, batch_size=batch_size, dataset=dataset)
 
 
 def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: Plugins,
@@ -172,7 +175,8 @@ def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: 
     tx, channel = plugins.transceiver, plugins.channel
     shape = tuple(batch.images.shape[1:])
     b = len(batch)
-    ctx = _context(trial, key, batch_index, shape, channel, batch.images.device, b)
+    ctx = _context(trial, key, batch_index, shape, channel, batch.images.device, b,
+                   plugins.dataset_name)
 
     t0 = time.perf_counter()
     streams = tx.encode(batch, ctx)

@@ -89,6 +89,7 @@ class TarGSC(Transceiver):
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
         m, device = self.models, torch.device(self.options.device)
         ctx.require_side(m.config.image_size, "targsc", self.options.checkpoint)
+        ctx.require_scenes("targsc", self.options.checkpoint)
         snr = torch.full((len(batch),), ctx.snr_for(IMAGE_STREAM), device=device)
         with torch.no_grad():
             latent = m.codec.encode(m.unet(batch.images.to(device)), snr)
