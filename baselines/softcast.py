@@ -177,7 +177,9 @@ class SoftCast(Transceiver):
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
         k = self.chunks_that_fit(ctx)
         if k == 0:
-            return {}
+            ch, cw = self._check_shape(ctx.image_shape)
+            raise ctx.too_small("softcast", ch * cw // 2 + self._meta_symbols(1),
+                                "one chunk and its side information")
         chunks = self._to_chunks(batch.images, ctx)
         kept = np.stack([chunks[:, p, u, v] for p, u, v in self.order[:k]], axis=1)
         codes = self._quantise(np.mean(kept ** 2, axis=-1), ctx)

@@ -76,15 +76,9 @@ def test_odd_image_size_is_a_clear_error():
         sc.chunks_that_fit(_ctx(1 / 12, 0.0, shape=(3, 60, 60)))
 
 
-def test_budget_too_small_for_a_chunk_sends_nothing_and_decodes_grey(photos):
+def test_budget_too_small_for_a_chunk_is_refused_with_the_smallest_cbr(photos):
+    from gscsim.plugins import PointRefused
+
     sc = SoftCast(SoftCast.Options(chunks_per_side=2))
-    ctx = _ctx(1 / 1000, 10.0, batch_size=1)
-    assert sc.encode(Batch(photos[:1], [], []), ctx) == {}
-    assert torch.allclose(sc.decode({}, ctx), torch.full((1, 3, 64, 64), 0.5), atol=1e-6)
-
-
-def test_without_power_bits_the_side_information_is_the_variances_alone(photos):
-    sc = SoftCast(SoftCast.Options(chunks_per_side=4, power_bits=0))
-    assert sc._meta_bits(5) == 5 * 6
-    _, streams, _ = _psnr(photos, 1 / 12, 10.0, chunks_per_side=4, power_bits=0)
-    assert (average_power(streams["image"]) - 1).abs().max().item() > 0.05    # uncorrected
+    with pytest.raises(PointRefused, match="smallest CBR it serves is 0.049479"):
+        sc.encode(Batch(photos[:1], [], []), _ctx(1 / 1000, 10.0, batch_size=1))

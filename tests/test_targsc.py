@@ -12,7 +12,7 @@ import yaml
 from conftest import interrupt_on_call
 
 from gscsim.conventions import from_symbols, real_awgn, to_symbols
-from gscsim.plugins import Batch, LinkContext, Received
+from gscsim.plugins import Batch, LinkContext, PointRefused, Received
 from gscsim.scvar.model import depth_features
 from gscsim.targsc import train as targsc_train
 from gscsim.targsc.codec import CodecConfig, DepthCodec, TextDecoder
@@ -313,7 +313,7 @@ def test_transceiver_streams_fit_the_budget_and_decode(tiny_bundle):
     with pytest.raises(ValueError, match="size option to 64"):
         link.encode(Batch(torch.rand(1, 3, 128, 128), ["x"], ["a"]),
                     context(1 / 48, shape=(3, 128, 128)))
-    with pytest.raises(ValueError, match="no room"):
+    with pytest.raises(PointRefused, match="smallest CBR it serves is 0.00"):
         link.channels(context(1 / 1000))
     with pytest.raises(FileNotFoundError, match="gscsim train targsc"):
         _ = TarGSC(TarGSC.Options(checkpoint="no-such-bundle")).models

@@ -81,6 +81,7 @@ def dry_run(scenario: Scenario, source: str, search_dir: Path | None = None) -> 
         pairs.setdefault(key, []).append(trial)
     problems = []
     for trials in pairs.values():
+        refusal = None
         for trial in trials:
             try:
                 plugins = build_plugins(dry, trial, search_dir)
@@ -88,13 +89,44 @@ def dry_run(scenario: Scenario, source: str, search_dir: Path | None = None) -> 
                     raise ValueError("the dataset holds no frames")
                 run_frames(dry, trial, plugins, [0], seed_key(dry, trial))
                 break
-            except PointRefused:
-                continue                       # a point it refuses: try its next one
+            except PointRefused as refused:
+                refusal = refused              # a point it refuses: try its next one
             except Exception as err:           # every plugin error, reported by the pair
                 problems.append((f"transceiver '{trial.transceiver}' on channel "
                                  f"'{trial.channel}'", f"{type(err).__name__}: {err}"))
                 break
+        else:
+            problems.append((f"transceiver '{trials[0].transceiver}' on channel "
+                             f"'{trials[0].channel}'", f"refuses every point of the sweep: "
+                             f"{refusal}"))
+    if dry.timing is not None:
+        problems += _timing_problems(dry, search_dir)
     if problems:
         raise ScenarioError(f"{source} (one frame through every transceiver and channel)",
                             problems)
     return len(pairs)
+
+
+def _timing_problems(scenario: Scenario, search_dir: Path | None) -> list[tuple[str, str]]:
+    """The trace and device-profile files a timed scenario names, read as the run will."""
+    from gscsim.run.scenario import NetworkSpec
+    from gscsim.run.timed import compute_times
+    from gscsim.run.traffic import frame_count
+
+    problems = []
+    timing = scenario.timing
+    specs = [("timing.traffic", timing.traffic)] + [
+        (f"network.links[{i}].traffic", link.traffic)
+        for i, link in enumerate((scenario.network or NetworkSpec()).links) if link.traffic]
+    for where, spec in specs:
+        try:
+            frame_count(spec, 1, search_dir)
+        except (OSError, ValueError) as err:
+            problems.append((where, str(err)))
+    if timing.compute.model == "profile":
+        for t in scenario.transceivers:
+            try:
+                compute_times(timing.compute, [{}], (t.display, t.name), None, search_dir)
+            except (OSError, ValueError) as err:
+                problems.append(("timing.compute.profile", str(err)))
+    return problems
