@@ -3,7 +3,7 @@ ScenarioError whose every problem names a field (the CLI's exit 2), never anothe
 import copy
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gscsim.cli import main
@@ -50,6 +50,7 @@ def mutate(raw: dict, mutations) -> dict:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(MUTATION, max_size=4))
+@example([("set", ("seed",), [])])                        # found by this test: no trials
 def test_generated_scenarios_load_or_name_their_fields(mutations):
     raw = mutate(BASE, mutations)
     try:

@@ -112,6 +112,8 @@ class SweepSpec(_Strict):
     @classmethod
     def _stream_snr_values(cls, streams: dict[str, list[float]]) -> dict[str, list[float]]:
         for name, values in streams.items():
+            if not values:
+                raise ValueError(f"stream_snr_db.{name} lists no SNR; give at least one")
             _distinct(_finite(values, f"stream_snr_db.{name}"), f"stream_snr_db.{name}")
         return streams
 
@@ -261,6 +263,8 @@ class Scenario(_Strict):
     @field_validator("seed")
     @classmethod
     def _distinct_seeds(cls, seed: int | list[int]) -> int | list[int]:
+        if isinstance(seed, list) and not seed:
+            raise ValueError("seed lists no seed; give one seed or a list of them")
         return _distinct(seed, "seed") if isinstance(seed, list) else seed
 
     @field_validator("device")
