@@ -231,6 +231,7 @@ def test_a_refused_point_is_recorded_and_the_sweep_goes_on(tmp_path):
 
 
 SLOW = '''
+import os
 import time
 
 import torch
@@ -238,21 +239,24 @@ from gscsim.plugins import Transceiver
 
 
 class Slow(Transceiver):
-    """Sends four symbols; takes 40 s a batch at 10 dB."""
+    """Sends each image's mean colour (3 symbols); a batch at 10 dB takes $SLOW_SECONDS."""
 
     def encode(self, batch, ctx):
         if ctx.snr_db == 10:
-            time.sleep(40)
-        return {"image": torch.ones(len(batch), 4, dtype=torch.complex64)}
+            time.sleep(float(os.environ.get("SLOW_SECONDS", "0")))
+        means = batch.images.mean((2, 3))
+        return {"image": torch.complex(means, torch.zeros_like(means))}
 
     def decode(self, received, ctx):
-        return torch.full((ctx.batch_size, *ctx.image_shape), 0.5)
+        rx = received["image"]
+        means = (rx.symbols.real / rx.gain).clamp(0, 1)
+        return means.view(ctx.batch_size, 3, 1, 1).expand(-1, *ctx.image_shape).clone()
 '''
 
 
 @pytest.mark.slow
-def test_a_killed_worker_run_leaves_no_process_behind(tmp_path,
-                                                                              tiny_scenario):
+@pytest.mark.parametrize("executor", ["process", "dask"])
+def test_a_killed_run_leaves_no_process_behind_and_resumes(tmp_path, tiny_scenario, executor):
     import os
     import signal
     import subprocess
@@ -262,13 +266,16 @@ def test_a_killed_worker_run_leaves_no_process_behind(tmp_path,
     import psutil
     import yaml
 
-    # trials at 10 dB take 40 s: the workers are busy in them when the run is killed
+    # trials at 10 dB take 40 s in the killed run: its workers are busy in them at the kill
     (tmp_path / "slow_plugin.py").write_text(SLOW)
     scenario = {**tiny_scenario, "transceivers": [{"name": "slow_plugin:Slow", "label": "slow"}]}
+    full = run_loaded(validate(scenario, search_dir=tmp_path), tmp_path / "full",
+                      search_dir=tmp_path, progress=False, plots=False)
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({**scenario, "output": str(tmp_path / "killed")}))
-    run = subprocess.Popen([sys.executable, "-m", "gscsim.cli", "run", str(path), "--workers",
-                            "2", "--quiet", "--no-plots"], cwd=tmp_path)
+    run = subprocess.Popen([sys.executable, "-m", "gscsim.cli", "run", str(path), "--executor",
+                            executor, "--workers", "2", "--quiet", "--no-plots"], cwd=tmp_path,
+                           env={**os.environ, "SLOW_SECONDS": "40"})
     trials = tmp_path / "killed" / "trials"
     deadline = time.time() + 120
     while time.time() < deadline and not list(trials.glob("*.json")):
@@ -278,5 +285,6 @@ def test_a_killed_worker_run_leaves_no_process_behind(tmp_path,
     run.wait()
     gone, alive = psutil.wait_procs(family, timeout=10)
     assert not alive, [p.cmdline() for p in alive]                  # no orphan survives
-    stored = len(list(trials.glob("*.json")))
-    assert 0 < stored < 8
+    assert 0 < len(list(trials.glob("*.json"))) < 8
+    assert main(["run", str(path), "--quiet", "--no-plots"]) == 0    # resumes and finishes
+    assert quality(tmp_path / "killed") == quality(full)
