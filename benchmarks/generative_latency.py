@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable
 
 import torch
+from targsc_latency import median_s  # benchmarks/ is on the path when run as a script
 
 from gscsim.baselines.brigsc.train import CONFIG_DIR as BRIGSC_CONFIGS
 from gscsim.baselines.brigsc.train import BriGSCRunConfig
@@ -39,16 +38,6 @@ from gscsim.targsc.transceiver import TarGSC
 from gscsim.zoo import ZOO
 
 SNR_DB, CBR = 1.0, 1 / 48
-
-
-def median_s(fn: Callable[[], object], repeats: int) -> float:
-    fn()                                                    # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
 
 
 def checkpoint(family, name: str, config_dir: Path, schema, folder: Path) -> tuple[str, bool]:
