@@ -16,7 +16,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     root = run_scenario(args.scenario, output=args.output, executor=args.executor,
                         workers=args.workers, scheduler=args.scheduler, plots=not args.no_plots,
-                        progress=not args.quiet)
+                        progress=not args.quiet, threads=args.threads)
     print(f"results in {root}: summary.csv, frames.csv, manifest.json"
           + ("" if args.no_plots else ", plots/"))
     return 0
@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", default="local", choices=["local", "process", "dask"])
     run.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     run.add_argument("--scheduler", help="address of an existing dask scheduler (implies dask)")
+    run.add_argument("--threads", type=int, metavar="T",
+                     help="torch threads per trial (default: 1 locally; cores / workers with "
+                          "--workers or a local dask cluster; 1 on an existing cluster)")
     run.add_argument("--no-plots", action="store_true")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
@@ -227,8 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err.strerror or err} ({err.filename or 'a file'}); nothing finished "
               f"is lost: rerun to resume", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted: every finished trial is saved; rerun the same command to resume",
+    except KeyboardInterrupt as err:
+        print(str(err) if str(err).startswith("interrupted") else
+              "interrupted: every finished trial is saved; rerun the same command to resume",
               file=sys.stderr)
         return 130
 

@@ -145,14 +145,19 @@ def test_one_output_folder_holds_one_scenario_and_one_run(tmp_path, tiny_scenari
 def test_ctrl_c_says_what_was_saved(tmp_path, tiny_scenario, monkeypatch, capsys):
     import gscsim.run.runner as runner
 
-    def interrupted(*args, **kwargs):
+    real = runner.execute
+
+    def interrupted(scenario, trials, on_result, *args, **kwargs):
+        real(scenario, trials[:3], on_result, *args, **kwargs)      # 3 trials finish, then ^C
         raise KeyboardInterrupt
 
     monkeypatch.setattr(runner, "execute", interrupted)
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({**tiny_scenario, "output": str(tmp_path / "o")}))
     assert main(["run", str(path), "--quiet", "--no-plots"]) == 130
-    assert "interrupted: every finished trial is saved" in capsys.readouterr().err
+    assert f"interrupted: 3 of 8 trials saved in {tmp_path / 'o'}; rerun the same command" \
+        in capsys.readouterr().err
+    assert len(list((tmp_path / "o" / "trials").glob("*.json"))) == 3
 
 
 def test_validate_sends_one_frame_through_every_pair(tmp_path, tiny_scenario, capsys):

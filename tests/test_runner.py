@@ -52,11 +52,43 @@ def test_psnr_rises_with_snr_over_awgn(tmp_path, tiny_scenario):
     assert by_snr[10.0] > by_snr[0.0] + 3
 
 
-def test_executors_give_identical_quality(tmp_path, tiny_scenario):
+def _threads_used(root):
+    return {json.loads(p.read_text())["threads"] for p in (root / "trials").glob("*.json")}
+
+
+def test_executors_give_identical_quality_on_their_thread_policy(tmp_path, tiny_scenario):
+    import torch
+
+    from gscsim.run.executors import trial_threads
+
+    torch.set_num_threads(2)                         # as torch starts on this 2-core machine
     local = _run(tmp_path, tiny_scenario, "local")
+    assert torch.get_num_threads() == 2                  # restored after the local trials
     processes = _run(tmp_path, tiny_scenario, "process", executor="process", workers=2)
     dask = _run(tmp_path, tiny_scenario, "dask", executor="dask", workers=2)
     assert quality(local) == quality(processes) == quality(dask)
+    assert _threads_used(local) == {1}                   # small trials do not oversubscribe
+    assert _threads_used(processes) == _threads_used(dask) == {trial_threads("process", 2)}
+    chosen = _run(tmp_path, tiny_scenario, "chosen", threads=2)
+    assert _threads_used(chosen) == {2} and quality(chosen) == quality(local)
+
+
+@pytest.mark.parametrize("executor, workers, scheduler, requested, cores, threads", [
+    ("local", 1, None, None, 2, 1), ("local", 1, None, 2, 2, 2),
+    ("process", 2, None, None, 2, 1), ("process", 1, None, None, 16, 16),
+    ("process", 4, None, None, 16, 4), ("dask", 3, None, None, 2, 1),
+    ("dask", 2, "tcp://127.0.0.1:8786", None, 16, 1), ("dask", 2, "tcp://h:1", 4, 16, 4)])
+def test_thread_policy(executor, workers, scheduler, requested, cores, threads):
+    from gscsim.run.executors import trial_threads
+
+    assert trial_threads(executor, workers, scheduler, requested, cores) == threads
+
+
+def test_threads_below_one_are_refused():
+    from gscsim.run.executors import trial_threads
+
+    with pytest.raises(ValueError, match="--threads"):
+        trial_threads("local", 1, requested=0)
 
 
 def test_interrupted_run_resumes_to_the_same_summary(tmp_path, tiny_scenario, monkeypatch):

@@ -18,25 +18,26 @@ from gscsim.run.trial import TrialResult
 
 def run_scenario(path: str | Path, output: str | Path | None = None, executor: str = "local",
                  workers: int = 1, scheduler: str | None = None, plots: bool = True,
-                 progress: bool = True) -> Path:
-    """Run every pending trial of a scenario file; return the output folder."""
+                 progress: bool = True, threads: int | None = None) -> Path:
+    """Run every pending trial of a scenario file; return the output folder. `threads`: torch
+    threads per trial (None: the executor's policy, gscsim.run.executors.trial_threads)."""
     path = Path(path)
     scenario = load(path)
     return run_loaded(scenario, output_dir(scenario, output), search_dir=path.parent.resolve(),
                       executor=executor, workers=workers, scheduler=scheduler, plots=plots,
-                      progress=progress)
+                      progress=progress, threads=threads)
 
 
 def run_loaded(scenario: Scenario, root: Path, search_dir: Path | None = None,
                executor: str = "local", workers: int = 1, scheduler: str | None = None,
-               plots: bool = True, progress: bool = True) -> Path:
+               plots: bool = True, progress: bool = True, threads: int | None = None) -> Path:
     """Run a validated scenario into `root`: stored trials whose weight files are unchanged are
     kept, the rest run; then the tables, the manifest and the default plots."""
     root = Path(root)
     planned = [(trial_id(scenario, t), t) for t in expand(scenario)]
     with output_lock(root, scenario):
         return _run_locked(scenario, root, planned, search_dir, executor, workers, scheduler,
-                           plots, progress)
+                           plots, progress, threads)
 
 
 @contextmanager
@@ -71,7 +72,7 @@ def output_lock(root: Path, scenario: Scenario):
 
 def _run_locked(scenario: Scenario, root: Path, planned: list, search_dir: Path | None,
                 executor: str, workers: int, scheduler: str | None, plots: bool,
-                progress: bool) -> Path:
+                progress: bool, threads: int | None) -> Path:
     ids = [tid for tid, _ in planned]
     store = ResultStore(root)
     results, pending, stale = store.split(planned)
@@ -98,7 +99,10 @@ def _run_locked(scenario: Scenario, root: Path, planned: list, search_dir: Path 
 
     try:
         execute(scenario, pending, on_result, on_error, executor=executor, workers=workers,
-                scheduler=scheduler, search_dir=search_dir)
+                scheduler=scheduler, search_dir=search_dir, threads=threads)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted: {len(results)} of {len(planned)} trials saved in "
+                          f"{root}; rerun the same command to resume") from None
     finally:
         bar.close()
         summary, frames = write_tables(root, scenario,
@@ -111,13 +115,22 @@ def _run_locked(scenario: Scenario, root: Path, planned: list, search_dir: Path 
     if plots and len(results) > len(refused):
         from gscsim.run.plots import default_plots
 
-        default_plots(root, scenario, summary, frames)
+        try:
+            default_plots(root, scenario, summary, frames)
+        except OSError as err:
+            raise OSError(f"the plots could not be written ({err}); every trial and table is "
+                          f"saved in {root}: clear the way and draw them with `gscsim plot "
+                          f"{root}`") from err
     if failures:
         lines = [f"  {tid}: {type(err).__name__}: {err}" for tid, err in failures.items()]
         raise TrialsFailed(f"{len(failures)} of {len(planned)} trials failed; the other "
                            f"{len(results)} are saved in {root} (a rerun retries the failed "
                            f"ones):\n" + "\n".join(lines))
     return root
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; its message says how many trials are saved."""
 
 
 class TrialsFailed(RuntimeError):

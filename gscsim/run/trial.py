@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from gscsim import weights
 from gscsim.plugins import PointRefused
 from gscsim.run.link import Plugins, run_untimed
@@ -18,7 +20,8 @@ from gscsim.run.timed import run_timed
 class TrialResult:
     """What one trial leaves, stored as OUTPUT/trials/<id>.json: its id, the trial
     (Trial.to_dict), one record per frame (metrics, CBR, power, timings; timestamps and the
-    link when timed), the set metrics (FID, KID), {weight file: digest} and the wall time (s)."""
+    link when timed), the set metrics (FID, KID), {weight file: digest}, the wall time (s) and
+    the torch threads it ran with (0 in files written before that was recorded)."""
 
     id: str
     trial: dict[str, Any]
@@ -27,6 +30,7 @@ class TrialResult:
     weights: dict[str, str] = field(default_factory=dict)
     wall_s: float = 0.0
     refused: str | None = None            # the transceiver's reason when it refused the point
+    threads: int = 0                      # torch's intra-op threads the trial ran with
     kept: dict[str, dict[str, str]] = field(default_factory=dict)   # stored as PNG files
 
     def to_json(self) -> dict[str, Any]:
@@ -57,11 +61,12 @@ def run_trial(scenario: Scenario, trial: Trial, search_dir: Path | None = None,
     except PointRefused as refusal:
         return TrialResult(id=tid or trial_id(scenario, trial), trial=trial.to_dict(),
                            frames=[], wall_s=time.perf_counter() - started,
-                           refused=str(refusal))
+                           refused=str(refusal), threads=torch.get_num_threads())
     return TrialResult(id=tid or trial_id(scenario, trial), trial=trial.to_dict(),
                        frames=outcome.frames, set_metrics=outcome.set_metrics,
                        weights=weights.digests(outcome.weight_files),
-                       wall_s=time.perf_counter() - started, kept=outcome.kept)
+                       wall_s=time.perf_counter() - started, kept=outcome.kept,
+                       threads=torch.get_num_threads())
 
 
 def dry_run(scenario: Scenario, source: str, search_dir: Path | None = None) -> int:
