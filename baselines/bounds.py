@@ -41,11 +41,13 @@ def normal_approximation_bits(k: int, snr_db: float, eps: float) -> float:
 class BoundOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    codec: Literal["bpg", "jpeg", "webp", "avif", "jpeg2000"] = "bpg"
+    codec: Literal["bpg", "jpeg", "webp", "avif", "jpeg2000"] = Field(
+        "bpg", description="the image codec whose rate-distortion curve the bound uses")
 
 
 class PPVOptions(BoundOptions):
-    error_probability: float = Field(1e-3, gt=0, lt=1)
+    error_probability: float = Field(1e-3, gt=0, lt=1, description=(
+        "block error probability of the finite-length (normal approximation) bound"))
 
 
 class _GenieBound(Transceiver):

@@ -50,7 +50,7 @@ class PriorSampleOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scvar: str = Field("scvar-scenes64", description="zoo name or path of an SCVAR bundle")
     top_k: int = Field(0, ge=0, description="0: sample from the whole vocabulary; 1: greedy")
-    temperature: float = Field(1.0, gt=0)
+    temperature: float = Field(1.0, gt=0, description="softmax temperature of the sampling")
 
 
 class PriorSample(Transceiver):

@@ -39,12 +39,17 @@ class FixedMCS(BaseModel):
 class SeparationOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    codec: Literal["bpg", "jpeg", "webp", "avif", "jpeg2000"] = "bpg"
-    mcs: Literal["adaptive"] | FixedMCS = "adaptive"
+    codec: Literal["bpg", "jpeg", "webp", "avif", "jpeg2000"] = Field(
+        "bpg", description="the image codec (source coding)")
+    mcs: Literal["adaptive"] | FixedMCS = Field("adaptive", description=(
+        "adaptive: the highest-rate modulation and code whose measured AWGN threshold plus "
+        "margin_db is below the SNR; or a fixed {modulation, code_rate}"))
     margin_db: float = Field(1.0, description="adaptive: SNR margin over the measured threshold")
-    decoder: Literal["bp", "offset-minsum", "minsum"] = "bp"
-    iterations: int = Field(20, ge=1)
-    concealment: Literal["grey", "last"] = "grey"
+    decoder: Literal["bp", "offset-minsum", "minsum"] = Field(
+        "bp", description="LDPC decoding: belief propagation or a min-sum approximation")
+    iterations: int = Field(20, ge=1, description="LDPC decoder iterations")
+    concealment: Literal["grey", "last"] = Field("grey", description=(
+        "what a lost frame shows: a mid-grey image, or the last frame received intact"))
 
 
 @lru_cache(maxsize=1)

@@ -26,9 +26,10 @@ class FadingOptions(BaseModel):
 
     coherence_symbols: int | None = Field(
         None, ge=1, description="symbols per fading block; None = one block per frame")
-    csi: Literal["perfect", "pilots"] = "perfect"
+    csi: Literal["perfect", "pilots"] = Field("perfect", description=(
+        "the receiver knows h, or estimates it from pilots (which cost channel uses)"))
     pilots_per_block: int = Field(4, ge=1, description="LS pilots per block when csi = pilots")
-    equalizer: Literal["zf", "mmse"] = "zf"
+    equalizer: Literal["zf", "mmse"] = Field("zf", description="zero-forcing or MMSE")
 
 
 class FlatFading(Channel):
@@ -105,7 +106,7 @@ class RayleighFast(FlatFading):
 
 class RicianOptions(FadingOptions):
     k_factor: float = Field(3.0, ge=0, description="LoS-to-scatter power ratio (linear)")
-    los_phase_deg: float = 0.0
+    los_phase_deg: float = Field(0.0, description="phase of the line-of-sight path (degrees)")
 
 
 class Rician(FlatFading):

@@ -26,16 +26,18 @@ from gscsim.plugins import Channel, Received
 class OFDMOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: Literal["A", "B", "C", "D", "E"] = "A"
-    delay_spread_s: float = Field(100e-9, gt=0)
-    carrier_frequency_hz: float = Field(3.5e9, gt=0)
+    model: Literal["A", "B", "C", "D", "E"] = Field("A", description=(
+        "3GPP TR 38.901 TDL or CDL profile (A-C: NLoS, D-E: LoS)"))
+    delay_spread_s: float = Field(100e-9, gt=0, description="RMS delay spread (s)")
+    carrier_frequency_hz: float = Field(3.5e9, gt=0, description="carrier frequency (Hz)")
     speed_mps: float = Field(0.0, ge=0, description="UE speed (Doppler)")
     fft_size: int = Field(72, ge=12, description="subcarriers")
-    subcarrier_spacing_hz: float = Field(30e3, gt=0)
+    subcarrier_spacing_hz: float = Field(30e3, gt=0, description="subcarrier spacing (Hz)")
     ofdm_symbols: int = Field(14, ge=2, description="OFDM symbols per slot")
     pilot_symbols: list[int] = Field(default_factory=lambda: [2, 11],
                                      description="OFDM symbol indices that carry pilots")
-    interpolation: Literal["nn", "lin"] = "lin"
+    interpolation: Literal["nn", "lin"] = Field("lin", description=(
+        "how LS pilot estimates fill the grid: nearest neighbour or linear"))
 
 
 class _OFDMChannel(Channel):

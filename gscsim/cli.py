@@ -107,6 +107,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    if args.name:
+        from gscsim.reference import options_text
+
+        print(options_text(args.name))
+        return 0
     for kind in registry.KINDS:
         print(f"{kind}:")
         for name, target in sorted(registry.available(kind).items()):
@@ -199,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="check the file's fields and plugin names only (no frame sent)")
     validate.set_defaults(func=_cmd_validate)
 
-    lister = sub.add_parser("list", help="installed transceivers, channels, datasets, metrics")
+    lister = sub.add_parser("list", help="installed transceivers, channels, datasets, metrics"
+                                         "; with a NAME, that plugin's options")
+    lister.add_argument("name", nargs="?", help="a plugin: show its options, types, defaults")
     lister.set_defaults(func=_cmd_list)
 
     plotter = sub.add_parser("plot", help="draw curves from an output folder's summary.csv")

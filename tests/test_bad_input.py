@@ -188,9 +188,9 @@ def test_plots_pool_seeds_order_panels_by_value_and_name_empty_columns(tmp_path)
     drawn = []
     real_figure = plots._figure
 
-    def spy(root, rows, keys, exclude, hue, draw, *args):
+    def spy(rows, keys, exclude, hue, draw, *args):
         drawn.append((rows, keys))
-        return real_figure(root, rows, keys, exclude, hue, draw, *args)
+        return real_figure(rows, keys, exclude, hue, draw, *args)
 
     plots._figure = spy
     try:
@@ -235,3 +235,25 @@ def test_a_model_is_not_run_on_data_it_was_not_trained_for(tmp_path, tiny_scenar
     path.write_text(yaml.safe_dump(raw))
     assert main(["validate", str(path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_plots_say_what_they_show():
+    from gscsim.run.plots import curve_figure
+
+    rows = _summary_rows([1, 2], [1 / 48])
+    for row in rows:
+        row["frame_error_rate"] = 0.5 if row["snr_db"] == 0 else 0.0
+    fig = curve_figure("unused", "snr_db", "psnr", summary=rows)
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "PSNR [dB] (higher is better)"
+    assert fig._suptitle.get_text() == "channel=awgn, cbr=1/48"        # the fixed keys
+    texts = [t.get_text() for t in fig.texts]
+    assert "error bars: 95% intervals over 2 seeds (means of 3 frames each)" in texts
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == ["A", "frames lost at this point"]
+    assert legend.get_bbox_to_anchor().x0 >= ax.get_window_extent().x1   # beside the panel
+    ringed = [c for c in ax.collections if c.get_label() == "frames lost at this point"]
+    assert ringed[0].get_offsets().tolist() == [[0.0, 21.5]]           # only the lossy point
+    single = curve_figure("unused", "snr_db", "psnr", summary=_summary_rows([1], [1 / 48]))
+    assert "error bars: 95% intervals over 3 frames per point" in [t.get_text()
+                                                                  for t in single.texts]

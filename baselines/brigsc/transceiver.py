@@ -54,12 +54,14 @@ class BriGSCOptions(CaptionOptions):
         "saliency: shares from the encoder's attention (the table costs channel uses); "
         "uniform: equal shares, no table"))
     table_repetition: int = Field(3, ge=1, description="repetitions of the table's bits")
-    refine: Literal["diffusion", "none"] = "diffusion"
+    refine: Literal["diffusion", "none"] = Field("diffusion", description=(
+        "diffusion: the refiner regenerates the decoded image; none: the JSCC decoder alone"))
     refine_start: float = Field(0.6, gt=0, le=1, description="time t the refiner starts at")
     steps: int = Field(50, ge=1, description="refiner steps")
-    sampler: Literal["dpmpp2m", "ddim"] = "dpmpp2m"
+    sampler: Literal["dpmpp2m", "ddim"] = Field("dpmpp2m", description=(
+        "DPM-Solver++(2M) or DDIM (deterministic ODE samplers)"))
     guidance: float = Field(4.0, ge=0, description="classifier-free guidance on the text")
-    device: str = "cpu"
+    device: str = Field("cpu", description="torch device of the models")
 
 
 class BriGSCLink(ZooModel, Transceiver):

@@ -53,10 +53,12 @@ class SGDOptions(CaptionOptions):
     edge_share: float = Field(0.2, ge=0, lt=1, description=(
         "share of what the text leaves that goes to the edge map"))
     steps: int = Field(50, ge=0, description="denoiser steps; 0: the JSCC decoder alone")
-    sampler: Literal["dpmpp2m", "ddim"] = "dpmpp2m"
+    sampler: Literal["dpmpp2m", "ddim"] = Field("dpmpp2m", description=(
+        "DPM-Solver++(2M) or DDIM (deterministic ODE samplers)"))
     guidance: float = Field(4.0, ge=0, description="classifier-free guidance on the text")
-    snr_estimate: Literal["known", "estimated"] = "known"
-    device: str = "cpu"
+    snr_estimate: Literal["known", "estimated"] = Field("known", description=(
+        "the receiver knows the SNR, or estimates it from the received latent"))
+    device: str = Field("cpu", description="torch device of the models")
 
 
 class SGDJSCCLink(ZooModel, Transceiver):

@@ -46,7 +46,7 @@ class SwinJSCCOptions(BaseModel):
     checkpoint: str = Field("swinjscc-tiny-photos", description="zoo name or path of a .pt/.model")
     config: str | None = Field(None, description="architecture of a bare official state_dict: "
                                                  "small, base, large or a config file")
-    device: str = "cpu"
+    device: str = Field("cpu", description="torch device of the model")
 
 
 class SwinJSCCLink(Transceiver):

@@ -194,7 +194,7 @@ class Kodak5Options(BaseModel):
 
     distorted: bool = Field(False, description="the distorted twins instead of the references")
     size: int | None = Field(None, ge=8, description="None keeps 512x384 (no crop)")
-    limit: int | None = Field(None, ge=1)
+    limit: int | None = Field(None, ge=1, description="use only the first `limit` images")
 
 
 def kodak5_dir(distorted: bool = False, fetch: bool = False) -> Path:

@@ -12,6 +12,7 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from gscsim import registry  # noqa: E402
 from gscsim.io import read_csv, safe_name, tabulated  # noqa: E402
@@ -20,9 +21,6 @@ from gscsim.run.tables import STAT_COLUMNS, mean_ci95  # noqa: E402
 AXIS_LABELS = {
     "snr_db": "SNR $E_s/N_0$ [dB]",
     "cbr": "CBR [channel uses / source value]",
-    "psnr": "PSNR [dB]",
-    "ssim": "SSIM",
-    "ms_ssim": "MS-SSIM",
     "achieved_cbr": "achieved CBR",
     "users": "users (links per receiver)",
     "latency_s": "latency [s]",
@@ -35,16 +33,32 @@ AXIS_LABELS = {
 }
 
 
+METRIC_NAMES = {"psnr": "PSNR", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "lpips": "LPIPS",
+                "lpips_vgg": "LPIPS (VGG)", "fid": "FID", "kid": "KID",
+                "semantic_acc": "semantic accuracy"}
+LOWER_IS_BETTER = {"latency_s", "latency_mean_s", "latency_p50_s", "latency_p95_s",
+                   "latency_p99_s", "deadline_miss_rate", "frame_error_rate"}
+HIGHER_IS_BETTER = {"throughput_fps"}
+
+
 def label(column: str) -> str:
+    """An axis label: the quantity, its unit, and for a metric which way is better, e.g.
+    "PSNR [dB] (higher is better)", "LPIPS (lower is better)"."""
     if column in AXIS_LABELS:
-        return AXIS_LABELS[column]
-    if column.startswith("snr_db."):
+        text = AXIS_LABELS[column]
+    elif column.startswith("snr_db."):
         return f"SNR of stream '{column[7:]}' [dB]"
-    try:
-        unit = registry.resolve("metrics", column).unit
-        return f"{column} [{unit}]" if unit else column
-    except registry.PluginError:
-        return column
+    else:
+        try:
+            metric = registry.resolve("metrics", column)
+        except registry.PluginError:
+            return column
+        name = METRIC_NAMES.get(column, column.replace("_", " "))
+        text = f"{name} [{metric.unit}]" if metric.unit else name
+        return f"{text} ({'higher' if metric.higher_is_better else 'lower'} is better)"
+    if column in LOWER_IS_BETTER | HIGHER_IS_BETTER:
+        return f"{text} ({'lower' if column in LOWER_IS_BETTER else 'higher'} is better)"
+    return text
 
 
 def key_columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -64,11 +78,21 @@ def plot(root: str | Path, x: str = "snr_db", y: str = "psnr", hue: str = "trans
          out_name: str | None = None, where: dict[str, float] | None = None,
          summary: list[dict[str, Any]] | None = None) -> list[Path]:
     """Draw `y` against `x` from root/summary.csv (or the `summary` rows already in memory)
-    into root/plots/<name>.png and .pdf, from the rows whose numeric columns equal `where`
-    (e.g. {"cbr": 1/48}; all rows when None).
+    into root/plots/<name>.png and .pdf (see `curve_figure`)."""
+    root = Path(root)
+    fig = curve_figure(root, x, y, hue, where, summary)
+    return save_figure(fig, root, out_name or safe_name(f"{y}_vs_{x}"))
 
-    Timed trials have a row with link "all" (and one per link when several): unless the hue is
-    `link`, only the "all" rows are drawn."""
+
+def curve_figure(root: str | Path, x: str = "snr_db", y: str = "psnr",
+                 hue: str = "transceiver", where: dict[str, float] | None = None,
+                 summary: list[dict[str, Any]] | None = None) -> Figure:
+    """`y` against `x`, a line per `hue`, a panel per combination of the other varying keys,
+    from the rows whose numeric columns equal `where` (e.g. {"cbr": 1/48}; all rows when None).
+    Error bars are 95% intervals (over frames, or over seeds when several are pooled), as the
+    caption says; points where frames were lost are ringed in red; the title names the keys
+    that are the same in every panel. Timed trials have a row with link "all" (and one per link
+    when several): unless the hue is `link`, only the "all" rows are drawn."""
     root = Path(root)
     rows = _rows(root / "summary.csv", (x, y, hue) + tuple(where or ()), summary)
     rows = [r for r in rows if all(math.isclose(r[k], v) for k, v in (where or {}).items())]
@@ -80,6 +104,7 @@ def plot(root: str | Path, x: str = "snr_db", y: str = "psnr", hue: str = "trans
         raise ValueError(f"column '{y}' has no values against '{x}' in {root / 'summary.csv'} "
                          f"(a column only some transceivers fill, e.g. frame_error_rate for "
                          f"digital ones)")
+    seeds = len({r["seed"] for r in rows}) if "seed" in keys else 1
     if "seed" in keys and x != "seed" and hue != "seed":
         rows, keys = pool_seeds(rows, keys, y), [k for k in keys if k != "seed"]
 
@@ -89,10 +114,26 @@ def plot(root: str | Path, x: str = "snr_db", y: str = "psnr", hue: str = "trans
         ax.errorbar([r[x] for r in line], [r[y] for r in line],
                     yerr=[0 if not math.isfinite(e) else e for e in err],
                     marker="o", ms=4, capsize=3, label=str(h))
+        lost = [r for r in line if isinstance(r.get("frame_error_rate"), float)
+                and r["frame_error_rate"] > 0]
+        if lost:
+            ax.scatter([r[x] for r in lost], [r[y] for r in lost], s=90, facecolors="none",
+                       edgecolors="red", linewidths=1.2, zorder=5, label=LOST_LABEL)
 
-    title = ", ".join(f"{k}={short_value(v)}" for k, v in (where or {}).items()) or None
-    return _figure(root, rows, keys, (x, hue), hue, draw, label(x), label(y),
-                   out_name or safe_name(f"{y}_vs_{x}"), title)
+    fixed = {k: rows[0][k] for k in keys if k not in (x, hue) and len({r[k] for r in rows}) == 1}
+    fixed.update(where or {})
+    title = ", ".join(f"{k}={short_value(v)}" for k, v in fixed.items()) or None
+    frames = sorted({int(r["n_frames"]) for r in rows if isinstance(r.get("n_frames"), float)
+                     or isinstance(r.get("n_frames"), int)})
+    over = (f"{frames[0]}" if len(frames) == 1 else f"{frames[0]}-{frames[-1]}") if frames \
+        else "the"
+    caption = (f"error bars: 95% intervals over {seeds} seeds (means of {over} frames each)"
+               if seeds > 1 and x != "seed" and hue != "seed"
+               else f"error bars: 95% intervals over {over} frames per point")
+    return _figure(rows, keys, (x, hue), hue, draw, label(x), label(y), title, caption)
+
+
+LOST_LABEL = "frames lost at this point"
 
 
 def pool_seeds(rows: list[dict[str, Any]], keys: list[str], y: str) -> list[dict[str, Any]]:
@@ -130,8 +171,9 @@ def plot_cdf(root: str | Path, column: str = "latency_s", hue: str = "transceive
             if values[0] > 0:
                 ax.set_xscale("log")       # latencies span decades once a server saturates
 
-    return _figure(root, rows, keys, (hue,), hue, draw, label(column), "CDF",
-                   out_name or safe_name(f"{column}_cdf"))
+    fig = _figure(rows, keys, (hue,), hue, draw, label(column), "CDF", None,
+                  f"empirical CDF over the frames of each line ({len(rows)} frames in all)")
+    return save_figure(fig, root, out_name or safe_name(f"{column}_cdf"))
 
 
 def _rows(path: Path, needed: tuple[str, ...], in_memory: list[dict[str, Any]] | None = None
@@ -146,15 +188,14 @@ def _rows(path: Path, needed: tuple[str, ...], in_memory: list[dict[str, Any]] |
     return rows
 
 
-def _figure(root: Path, rows: list[dict[str, Any]], keys: list[str], exclude: tuple[str, ...],
-            hue: str, draw, xlabel: str, ylabel: str, name: str, title: str | None = None
-            ) -> list[Path]:
-    """One panel per combination of the varying `keys` not in `exclude`, a line per hue;
-    panels are titled by their keys, else by `title` or the figure's name."""
+def _figure(rows: list[dict[str, Any]], keys: list[str], exclude: tuple[str, ...], hue: str,
+            draw, xlabel: str, ylabel: str, title: str | None, caption: str) -> Figure:
+    """One panel per combination of the varying `keys` not in `exclude` (rows by the first
+    varying key, columns by the last), a line per hue, the legend outside the panels so that
+    it hides no point, `title` above and `caption` below."""
     panel_keys = [k for k in keys if k not in exclude and len({r[k] for r in rows}) > 1]
     panels = sorted({tuple(r[k] for k in panel_keys) for r in rows},
                     key=lambda p: [(isinstance(v, str), v) for v in p])   # numbers by value
-    # Rows by the first varying key, columns by the last (e.g. channel x CBR).
     ncols = min(4, len({p[-1] for p in panels})) if panel_keys else 1
     nrows = math.ceil(len(panels) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False,
@@ -169,19 +210,36 @@ def _figure(root: Path, rows: list[dict[str, Any]], keys: list[str], exclude: tu
             subset = [r for r in chosen if r[hue] == h]
             if subset:
                 draw(ax, subset, short_value(h))
-        ax.set_title(", ".join(f"{k}={short_value(v)}" for k, v in zip(panel_keys, panel))
-                     or title or name, fontsize=9)
+        if panel_keys:
+            ax.set_title(", ".join(f"{k}={short_value(v)}" for k, v in zip(panel_keys, panel)),
+                         fontsize=9)
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
     for ax in axes[:, 0]:
         ax.set_ylabel(ylabel)
-    axes.flat[0].legend(fontsize=8, title=hue)
+    legend: dict[str, Any] = {}
+    for ax in axes.flat:
+        for handle, text in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(text, handle)
+    if LOST_LABEL in legend:                                  # the marker note goes last
+        legend[LOST_LABEL] = legend.pop(LOST_LABEL)
+    fig.legend(list(legend.values()), list(legend), title=hue, fontsize=8,
+               loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.text(0.5, 0.0, caption, ha="center", va="top", fontsize=8, color="0.3")
     fig.tight_layout()
-    out_dir = root / "plots"
+    return fig
+
+
+def save_figure(fig: Figure, root: Path, name: str) -> list[Path]:
+    """Write `fig` to root/plots/<name>.png (130 dpi) and .pdf, legend and caption included;
+    close it; return both paths."""
+    out_dir = Path(root) / "plots"
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{name}.png", out_dir / f"{name}.pdf"]
     for p in paths:
-        fig.savefig(p, dpi=130)
+        fig.savefig(p, dpi=130, bbox_inches="tight")
     plt.close(fig)
     return paths
 

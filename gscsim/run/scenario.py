@@ -27,9 +27,13 @@ class _Strict(BaseModel):
 class PluginSpec(_Strict):
     """One transceiver or channel: registered name (or "module:Class"), label, options, sweeps."""
 
-    name: str
-    label: str | None = Field(None, min_length=1, max_length=100)
-    options: dict[str, Any] = Field(default_factory=dict)
+    name: str = Field(..., description=(
+        "a registered name (`gscsim list`) or `module:Class` of your own file beside the "
+        "scenario"))
+    label: str | None = Field(None, min_length=1, max_length=100, description=(
+        "the name in tables and legends; default: `name` (two entries of one name need labels)"))
+    options: dict[str, Any] = Field(default_factory=dict, description=(
+        "the plugin's options (`gscsim list NAME` shows them), checked against its model"))
     sweep: dict[str, list[Any]] = Field(
         default_factory=dict, description="option name -> values, each a separate trial")
 
@@ -39,8 +43,11 @@ class PluginSpec(_Strict):
 
 
 class DatasetSpec(_Strict):
-    name: str
-    options: dict[str, Any] = Field(default_factory=dict)
+    """The frames every trial sends."""
+
+    name: str = Field(..., description="a registered dataset (`gscsim list`) or `module:Class`")
+    options: dict[str, Any] = Field(default_factory=dict, description=(
+        "the dataset's options (`gscsim list NAME` shows them)"))
 
 
 def _ratio(value: Any) -> float:
@@ -85,6 +92,9 @@ class CrossPoint(_Strict):
 
 
 class SweepSpec(_Strict):
+    """The operating points: every trial is one (SNR, CBR[, users], seed) per transceiver and
+    channel."""
+
     snr_db: list[float] = Field(..., min_length=1, description="Es/N0 values in dB")
     cbr: list[float] = Field(..., min_length=1, description="channel uses per source value")
     stream_snr_db: dict[str, list[float]] = Field(
@@ -144,7 +154,8 @@ class TrafficSpec(_Strict):
     """When a link's frames arrive: periodic at `rate_hz`, Poisson at `rate_hz`, or a trace file
     of arrival times in seconds (one per line, relative to the start)."""
 
-    model: Literal["periodic", "poisson", "trace"] = "periodic"
+    model: Literal["periodic", "poisson", "trace"] = Field("periodic", description=(
+        "arrival process: periodic, Poisson, or the times in `file`"))
     rate_hz: float | None = Field(None, gt=0, description="frames per second")
     file: str | None = Field(None, description="trace file (model: trace)")
     frames: int | None = Field(None, ge=1, description="frames per link; default: the dataset "
@@ -186,8 +197,10 @@ class TimingSpec(_Strict):
     bandwidth_hz: float = Field(1e6, gt=0, description="complex symbols per second on the air")
     propagation_s: float = Field(0.0, ge=0, description="one-way propagation delay")
     overhead_s: float = Field(0.0, ge=0, description="per transmission: preamble, guard, MAC")
-    traffic: TrafficSpec = Field(default_factory=lambda: TrafficSpec(rate_hz=1.0))
-    compute: ComputeSpec = Field(default_factory=ComputeSpec)
+    traffic: TrafficSpec = Field(default_factory=lambda: TrafficSpec(rate_hz=1.0),
+                                 description="when frames arrive (default: 1 per second)")
+    compute: ComputeSpec = Field(default_factory=ComputeSpec, description=(
+        "how long encoding and decoding take in simulated time"))
     deadline_s: float | None = Field(None, gt=0, description="latency budget of each frame")
     late: Literal["log", "drop"] = Field("log", description="a late frame is logged, or dropped "
                                                             "as soon as its deadline passes")
@@ -196,27 +209,36 @@ class TimingSpec(_Strict):
 
 
 class ServerSpec(_Strict):
+    """A receiver or transmitter: how many frames it processes at once."""
+
     servers: int = Field(1, ge=1, description="frames served at once (e.g. accelerators)")
 
 
 class LinkSpec(_Strict):
     """One link (or `count` identical ones). Unset fields follow the trial."""
 
-    name: str = Field("link", pattern=r"^[A-Za-z0-9_.-]+$")
-    count: int = Field(1, ge=1)
+    name: str = Field("link", pattern=r"^[A-Za-z0-9_.-]+$", description=(
+        "the link's name in frames.csv (unique)"))
+    count: int = Field(1, ge=1, description="identical copies of this link (users)")
     transceiver: str | None = Field(None, description="label of one of `transceivers`")
     channel: str | None = Field(None, description="label of one of `channels`")
-    snr_db: float | None = None
-    traffic: TrafficSpec | None = None
-    deadline_s: float | None = Field(None, gt=0)
-    receiver: str = "rx"
+    snr_db: float | None = Field(None, description="this link's SNR (dB); default: the trial's")
+    traffic: TrafficSpec | None = Field(None, description="default: timing.traffic")
+    deadline_s: float | None = Field(None, gt=0, description="default: timing.deadline_s")
+    receiver: str = Field("rx", description="one of network.receivers")
     transmitter: str | None = Field(None, description="a shared transmitter; default: its own")
 
 
 class NetworkSpec(_Strict):
-    receivers: dict[str, ServerSpec] = Field(default_factory=lambda: {"rx": ServerSpec()})
-    transmitters: dict[str, ServerSpec] = Field(default_factory=dict)
-    links: list[LinkSpec] = Field(default_factory=lambda: [LinkSpec()], min_length=1)
+    """Several links sharing receivers (and transmitters): who queues behind whom."""
+
+    receivers: dict[str, ServerSpec] = Field(
+        default_factory=lambda: {"rx": ServerSpec()},
+        description="name -> receiver; links queue at the one they name")
+    transmitters: dict[str, ServerSpec] = Field(
+        default_factory=dict, description="name -> shared transmitter (optional)")
+    links: list[LinkSpec] = Field(default_factory=lambda: [LinkSpec()], min_length=1,
+                                  description="the links of every trial")
 
     @model_validator(mode="after")
     def _known_names(self):
@@ -236,15 +258,18 @@ class NetworkSpec(_Strict):
 class Scenario(_Strict):
     name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,100}$", description=(
         "letters, digits and . _ - (not only dots), at most 100: names the output folder"))
-    description: str = ""
+    description: str = Field("", description="free text, copied to the manifest")
     seed: int | list[int] = Field(0, description="one seed, or a list: each is a repetition")
-    dataset: DatasetSpec
-    transceivers: list[PluginSpec] = Field(..., min_length=1)
-    channels: list[PluginSpec] = Field(..., min_length=1)
-    sweep: SweepSpec
-    metrics: list[str] = Field(default_factory=lambda: ["psnr"], min_length=1)
+    dataset: DatasetSpec = Field(..., description="the frames every trial sends")
+    transceivers: list[PluginSpec] = Field(..., min_length=1, description=(
+        "the transceivers compared; every one runs at every point"))
+    channels: list[PluginSpec] = Field(..., min_length=1, description=(
+        "the channels (same fields as a transceiver entry)"))
+    sweep: SweepSpec = Field(..., description="the operating points: SNR x CBR (x users)")
+    metrics: list[str] = Field(default_factory=lambda: ["psnr"], min_length=1, description=(
+        "registered metrics (`gscsim list`): per frame, or per set (fid, kid)"))
     batch_size: int = Field(8, ge=1, description="frames encoded and decoded together")
-    device: str = "cpu"
+    device: str = Field("cpu", description="torch device of the metrics ('cpu', 'cuda', ...)")
     output: str | None = Field(None, description="output folder; default results/<name>")
     timing: TimingSpec | None = Field(None, description="simulate time: latency, queueing")
     network: NetworkSpec | None = Field(None, description="several links and shared receivers")

@@ -48,7 +48,7 @@ class TarGSCOptions(BaseModel):
     text_decoder: Literal["prior", "mlp"] = Field("prior", description=(
         "prior: the most likely of the training captions' parameters (the knowledge base in "
         "the bundle); mlp: the paper's residual-MLP estimate, rescaled onto Text2Para's sphere"))
-    device: str = "cpu"
+    device: str = Field("cpu", description="torch device of the models")
 
 
 class TarGSC(Transceiver):

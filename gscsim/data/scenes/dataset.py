@@ -23,7 +23,8 @@ class ScenesOptions(BaseModel):
 
     size: int = Field(64, ge=8, description="square image side in pixels")
     count: int = Field(300, ge=1, description="scenes in the split")
-    split: Literal["train", "val", "test"] = "test"
+    split: Literal["train", "val", "test"] = Field("test", description=(
+        "which split: models train on train, select on val, and are scored on test"))
 
 
 def scene_at(split: str, index: int) -> tuple[Scene, str]:
