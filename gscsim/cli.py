@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -123,6 +124,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from gscsim.run.report import write_report
+
+    print(write_report(args.output, args.out))
+    return 0
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from gscsim.run.plots import plot, plot_cdf
 
@@ -209,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     lister.add_argument("name", nargs="?", help="a plugin: show its options, types, defaults")
     lister.set_defaults(func=_cmd_list)
 
+    reporter = sub.add_parser("report", help="one self-contained HTML page of a results "
+                                             "folder: tables, plots, pictures, warnings")
+    reporter.add_argument("output", help="a results folder (what `gscsim run` wrote)")
+    reporter.add_argument("--out", help="the HTML file (default: OUTPUT/report.html)")
+    reporter.set_defaults(func=_cmd_report)
+
     plotter = sub.add_parser("plot", help="draw curves from an output folder's summary.csv")
     plotter.add_argument("output")
     plotter.add_argument("--x", default="snr_db")
@@ -221,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("MPLBACKEND", "Agg")        # files only: no window, no display needed
     args = build_parser().parse_args(argv)
     if getattr(args, "scheduler", None):
         args.executor = "dask"

@@ -13,18 +13,15 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-import matplotlib
+import matplotlib.pyplot as plt
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from pydantic import BaseModel, ConfigDict, Field, ValidationError  # noqa: E402
-
-from gscsim import registry, seeding  # noqa: E402
-from gscsim.io import ScenarioError, load_yaml, read_csv, to_csv, write_text  # noqa: E402
-from gscsim.phy.digital import MCS, MODULATIONS, DigitalLink  # noqa: E402
-from gscsim.plugins import Received  # noqa: E402
-from gscsim.run.scenario import PluginSpec  # noqa: E402
+from gscsim import registry, seeding
+from gscsim.io import ScenarioError, load_yaml, read_csv, to_csv, write_text
+from gscsim.phy.digital import MCS, MODULATIONS, DigitalLink
+from gscsim.plugins import Received
+from gscsim.run.scenario import PluginSpec
 
 
 class _Strict(BaseModel):

@@ -1,5 +1,6 @@
 """Curves from summary.csv: a metric against SNR or CBR, one line per transceiver, one panel
-per combination of the other varying keys (channel, CBR, ...), 95% CI error bars; PNG and PDF."""
+per combination of the other varying keys (channel, CBR, ...), 95% CI error bars; PNG and PDF.
+The backend is the caller's (the command line sets Agg; a notebook keeps its inline one)."""
 from __future__ import annotations
 
 import itertools
@@ -7,16 +8,13 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from gscsim import registry  # noqa: E402
-from gscsim.io import read_csv, safe_name, tabulated  # noqa: E402
-from gscsim.run.tables import STAT_COLUMNS, mean_ci95  # noqa: E402
+from gscsim import registry
+from gscsim.io import read_csv, safe_name, tabulated
+from gscsim.run.tables import STAT_COLUMNS, mean_ci95
 
 AXIS_LABELS = {
     "snr_db": "SNR $E_s/N_0$ [dB]",
@@ -155,9 +153,17 @@ def pool_seeds(rows: list[dict[str, Any]], keys: list[str], y: str) -> list[dict
 def plot_cdf(root: str | Path, column: str = "latency_s", hue: str = "transceiver",
              out_name: str | None = None, summary: list[dict[str, Any]] | None = None,
              frames: list[dict[str, Any]] | None = None) -> list[Path]:
+    """Draw `cdf_figure` into root/plots/<column>_cdf.png and .pdf."""
+    fig = cdf_figure(root, column, hue, summary, frames)
+    return save_figure(fig, Path(root), out_name or safe_name(f"{column}_cdf"))
+
+
+def cdf_figure(root: str | Path, column: str = "latency_s", hue: str = "transceiver",
+               summary: list[dict[str, Any]] | None = None,
+               frames: list[dict[str, Any]] | None = None) -> Figure:
     """Empirical CDF of a per-frame column of root/frames.csv (or the `frames` rows in memory,
     e.g. latency_s), one line per `hue` value, one panel per other varying trial key; NaN
-    (dropped frames) left out."""
+    (dropped frames) left out and counted in the caption."""
     root = Path(root)
     rows = _rows(root / "frames.csv", (column, hue), frames)
     summary = _rows(root / "summary.csv", (), summary)
@@ -171,9 +177,10 @@ def plot_cdf(root: str | Path, column: str = "latency_s", hue: str = "transceive
             if values[0] > 0:
                 ax.set_xscale("log")       # latencies span decades once a server saturates
 
-    fig = _figure(rows, keys, (hue,), hue, draw, label(column), "CDF", None,
-                  f"empirical CDF over the frames of each line ({len(rows)} frames in all)")
-    return save_figure(fig, root, out_name or safe_name(f"{column}_cdf"))
+    dropped = sum(not (isinstance(r[column], float) and math.isfinite(r[column])) for r in rows)
+    caption = f"empirical CDF over {len(rows) - dropped} frames" + (
+        f"; {dropped} frames without a value (dropped) left out" if dropped else "")
+    return _figure(rows, keys, (hue,), hue, draw, label(column), "CDF", None, caption)
 
 
 def _rows(path: Path, needed: tuple[str, ...], in_memory: list[dict[str, Any]] | None = None
@@ -248,7 +255,7 @@ def short_value(value: Any) -> str:
     if isinstance(value, float):
         if 0 < value < 1:
             inv = 1 / value
-            if abs(inv - round(inv)) < 1e-6:
+            if abs(inv - round(inv)) < 1e-6 and round(inv) < 1000:       # 1/48, not 1/1000
                 return f"1/{round(inv)}"
         return f"{value:g}"
     return str(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import subprocess
 from datetime import datetime, timezone
@@ -178,6 +179,7 @@ def write_manifest(root: Path, scenario: Scenario, trial_ids: list[str], started
         "versions": package_versions(),
         "git_revision": git_revision(),
         "platform": platform.platform(),
+        "cpus": len(os.sched_getaffinity(0)),
     }
     write_text(root / "manifest.json", json.dumps(manifest, indent=2))
 
