@@ -1,4 +1,5 @@
-"""Draw the README's contact sheet: 16 test scenes with their depth maps and captions.
+"""Draw the contact sheet of docs/reference/scenes.md: 16 test scenes with their depth maps
+and captions.
 
     python benchmarks/contact_sheet.py [OUT.png]
 """

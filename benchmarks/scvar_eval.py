@@ -1,5 +1,6 @@
 """SCVAR on the scene test split: PSNR, LPIPS, semantic_acc and FID of generations from clean depth
-maps and captions, with and without the text parameters, and the grid figure of the README.
+maps and captions, with and without the text parameters, and the grid figure of
+docs/results/scvar.md.
 
     python benchmarks/scvar_eval.py [--checkpoint scvar-scenes64] [--count 300]
         [--top-k 1] [--top-p 0] [--temperature 1] [--cfg 0] [--grid docs/scvar_grid.png]

@@ -1,10 +1,13 @@
 """Reference tables generated from the pydantic models themselves: the scenario file's fields
-and each plugin's options (name, type, default, meaning), as Markdown for the docs site and as
-plain text for `gscsim list NAME`. Generated, so they cannot drift from the code."""
+and each plugin's options (name, type, default, meaning), as Markdown for the docs pages and as
+plain text for `gscsim list NAME`. `python -m gscsim.reference` rewrites the generated regions
+of the docs pages; a test fails when a page is stale, so they cannot drift from the code."""
 from __future__ import annotations
 
+import re
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -68,6 +71,7 @@ def markdown_table(model: type[BaseModel]) -> str:
         return "No options.\n"
     lines = ["| field | type | default | meaning |", "|---|---|---|---|"]
     for name, kind, default, meaning in table:
+        meaning = meaning.replace("<", "&lt;").replace(">", "&gt;")     # not HTML tags
         cells = [f"`{name}`", f"`{kind}`", f"`{default}`", meaning]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
@@ -84,7 +88,7 @@ def scenario_reference() -> str:
             continue
         seen.add(model)
         doc = " ".join((model.__doc__ or "").split())
-        out += [f"## {title}", "", doc, "", markdown_table(model)]
+        out += [f"## {title}", ""] + ([doc, ""] if doc else []) + [markdown_table(model)]
         for name, info in model.model_fields.items():
             for nested in _nested(info.annotation):
                 if nested not in seen:
@@ -119,3 +123,55 @@ def options_text(name: str) -> str:
             return "\n".join(lines)
     known = sorted(n for kind in registry.KINDS for n in registry.available(kind))
     raise registry.PluginError(f"no plugin named '{name}'; known: {', '.join(known)}")
+
+
+# ------------------------------------------------- the generated regions of the docs pages
+
+REGION = re.compile(r"(<!-- gscsim:(scenario|plugins|options) ?([\w-]*) -->\n)(.*?)"
+                    r"(<!-- /gscsim -->)", re.S)
+
+
+def _generated(kind: str, argument: str) -> str:
+    if kind == "scenario":
+        return scenario_reference()
+    if kind == "plugins":
+        return plugin_reference(argument)
+    for group in registry.KINDS:
+        if argument in registry.available(group):
+            return markdown_table(registry.resolve(group, argument).Options)
+    raise registry.PluginError(f"docs: <!-- gscsim:options {argument} --> names no plugin")
+
+
+def refresh(text: str) -> str:
+    """`text` with every region between `<!-- gscsim:scenario -->`, `<!-- gscsim:plugins
+    KIND -->` or `<!-- gscsim:options NAME -->` and `<!-- /gscsim -->` regenerated."""
+    return REGION.sub(lambda m: m.group(1) + "\n" + _generated(m.group(2), m.group(3)).strip()
+                      + "\n\n" + m.group(5), text)
+
+
+def refresh_docs(docs: Path, check: bool = False) -> list[Path]:
+    """Regenerate the regions of every Markdown page under `docs` (with `check`, only report);
+    return the pages that were (or would be) changed."""
+    changed = []
+    for page in sorted(Path(docs).rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        fresh = refresh(text)
+        if fresh != text:
+            changed.append(page)
+            if not check:
+                page.write_text(fresh, encoding="utf-8")
+    return changed
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description="Regenerate the reference tables in the docs pages from the code.")
+    parser.add_argument("docs", nargs="?", default="docs")
+    parser.add_argument("--check", action="store_true", help="only list stale pages; exit 1")
+    args = parser.parse_args()
+    stale = refresh_docs(Path(args.docs), check=args.check)
+    for page in stale:
+        print(("stale: " if args.check else "regenerated: ") + str(page))
+    raise SystemExit(1 if args.check and stale else 0)

@@ -1,4 +1,5 @@
-"""The README's worked example: a transceiver in one file, used from a scenario."""
+"""The docs' worked example (docs/guide/adding-a-transceiver.md): a transceiver in one file,
+used from a scenario."""
 import shutil
 
 import yaml
@@ -10,9 +11,9 @@ from gscsim.run.runner import run_scenario
 EXAMPLE = REPO / "examples" / "pixel_analog.py"
 
 
-def test_readme_shows_the_example_verbatim():
-    readme = (REPO / "README.md").read_text()
-    assert EXAMPLE.read_text().strip() in readme
+def test_the_guide_shows_the_example_verbatim():
+    guide = (REPO / "docs" / "guide" / "adding-a-transceiver.md").read_text()
+    assert EXAMPLE.read_text().strip() in guide
 
 
 def test_example_runs_from_a_scenario_beside_it(tmp_path, tiny_scenario):

@@ -168,7 +168,8 @@ def test_kodak_folder_needs_all_24(tmp_path):
 
 
 def test_lpips_depends_on_the_thread_count_only_below_1e_6(photos):
-    """The README's tolerance for LPIPS between executors (a worker process runs one thread)."""
+    """The documented tolerance (docs/guide/commands.md) for LPIPS between executors (a worker
+    process runs one thread)."""
     g = torch.Generator().manual_seed(0)
     noisy = (photos + 0.1 * torch.randn(photos.shape, generator=g)).clamp(0, 1)
     threads = torch.get_num_threads()

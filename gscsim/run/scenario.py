@@ -256,6 +256,9 @@ class NetworkSpec(_Strict):
 
 
 class Scenario(_Strict):
+    """A scenario file: the frames, the transceivers and channels compared, the operating
+    points, the metrics, and optionally a timed simulation of links sharing receivers."""
+
     name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,100}$", description=(
         "letters, digits and . _ - (not only dots), at most 100: names the output folder"))
     description: str = Field("", description="free text, copied to the manifest")
