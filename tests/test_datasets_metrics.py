@@ -59,3 +59,30 @@ def test_ssim_is_one_for_identical_and_falls_with_noise():
 def test_ms_ssim_rejects_small_images():
     with pytest.raises(ValueError, match="ms_ssim needs images of at least"):
         MSSSIM()(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64))
+
+
+def test_ssim_and_ms_ssim_equal_the_reference_computations():
+    """The channels-last path gives pytorch-msssim's NCHW values and scikit-image's SSIM."""
+    import numpy as np
+    from pytorch_msssim import ms_ssim, ssim
+    from skimage.metrics import structural_similarity
+
+    from gscsim.metrics.pixel import to_8bit
+
+    g = torch.Generator().manual_seed(3)
+    ref = torch.rand(3, 3, 192, 192, generator=g)
+    ref = torch.nn.functional.avg_pool2d(ref, 5, 1, 2)                 # some structure
+    rec = (ref + 0.08 * torch.randn(ref.shape, generator=g)).clamp(0, 1)
+    a, b = to_8bit(ref), to_8bit(rec)
+    ours = SSIM()(ref, rec)
+    assert torch.allclose(ours, ssim(a, b, data_range=255.0, size_average=False).double(),
+                          atol=1e-5, rtol=0)
+    assert torch.allclose(MSSSIM()(ref, rec),
+                          ms_ssim(a, b, data_range=255.0, size_average=False).double(),
+                          atol=1e-5, rtol=0)
+    for i in range(3):
+        sk = structural_similarity(a[i].permute(1, 2, 0).numpy().astype(np.float64),
+                                   b[i].permute(1, 2, 0).numpy().astype(np.float64),
+                                   data_range=255.0, channel_axis=2, gaussian_weights=True,
+                                   sigma=1.5, use_sample_covariance=False)
+        assert abs(float(ours[i]) - sk) < 1e-5

@@ -181,3 +181,27 @@ def test_lpips_depends_on_the_thread_count_only_below_1e_6(photos):
     finally:
         torch.set_num_threads(threads)
     assert (one - two).abs().max().item() < 1e-6
+
+
+def test_lpips_reuses_the_reference_features_across_trials(photos, monkeypatch):
+    from gscsim.metrics import lpips as module
+
+    metric = module.LPIPSAlex()
+    g = torch.Generator().manual_seed(5)
+    noisy = [(photos + s * torch.randn(photos.shape, generator=g)).clamp(0, 1)
+             for s in (0.05, 0.2)]
+    fresh = [metric(photos, x) for x in noisy]                  # may fill the cache
+    module.REFERENCE_FEATURES.entries.clear()
+    module.REFERENCE_FEATURES.bytes = 0
+    model = module.lpips_net("alex", "cpu")
+    calls = []
+    real = model.unit_features
+    monkeypatch.setattr(model, "unit_features", lambda x: calls.append(len(x)) or real(x))
+    again = [metric(photos, x) for x in noisy]                  # two trials, same references
+    assert len(calls) == 3                                       # references once, outputs twice
+    for a, b in zip(fresh, again):
+        assert torch.equal(a, b)
+    from gscsim.metrics.pixel import to_8bit
+
+    plain = model.forward(to_8bit(photos) / 127.5 - 1, to_8bit(noisy[1]) / 127.5 - 1)
+    assert torch.allclose(again[1].float(), plain, atol=1e-6)
