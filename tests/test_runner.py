@@ -320,3 +320,53 @@ def test_a_killed_run_leaves_no_process_behind_and_resumes(tmp_path, tiny_scenar
     assert 0 < len(list(trials.glob("*.json"))) < 8
     assert main(["run", str(path), "--quiet", "--no-plots"]) == 0    # resumes and finishes
     assert quality(tmp_path / "killed") == quality(full)
+
+
+@pytest.mark.slow
+def test_a_sweep_on_a_separate_dask_cluster_survives_a_dead_worker(tmp_path, tiny_scenario):
+    """`dask scheduler` and two `dask worker` processes on 127.0.0.1, started apart from
+    gscsim; one worker is killed mid-sweep; the summary equals a local run's."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import yaml
+
+    (tmp_path / "slow_plugin.py").write_text(SLOW)
+    scenario = {**tiny_scenario, "transceivers": [{"name": "slow_plugin:Slow", "label": "slow"}]}
+    local = run_loaded(validate(scenario, search_dir=tmp_path), tmp_path / "local",
+                       search_dir=tmp_path, progress=False, plots=False)
+    env = {**os.environ, "SLOW_SECONDS": "3", "OMP_NUM_THREADS": "1"}
+    info = tmp_path / "scheduler.json"
+    cluster = [subprocess.Popen(["dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                 "--no-dashboard", "--scheduler-file", str(info)],
+                                env=env, cwd=tmp_path, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.time() + 60
+        while not info.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        address = json.loads(info.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        cluster += [subprocess.Popen(["dask", "worker", address, "--nthreads", "1",
+                                      "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
+                                     env=env, cwd=tmp_path, stderr=subprocess.DEVNULL)
+                    for _ in range(2)]
+        path = tmp_path / "s.yaml"
+        path.write_text(yaml.safe_dump({**scenario, "output": str(tmp_path / "cluster")}))
+        run = subprocess.Popen(["gscsim", "run", str(path), "--scheduler", address,
+                                "--quiet", "--no-plots"], env=env, cwd=tmp_path)
+        trials = tmp_path / "cluster" / "trials"
+        while time.time() < deadline + 120 and len(list(trials.glob("*snr10*.json"))) < 1:
+            time.sleep(0.1)
+        os.kill(cluster[1].pid, signal.SIGKILL)                   # a worker dies mid-sweep
+        assert run.wait(timeout=300) == 0
+        assert cluster[1].wait() == -signal.SIGKILL
+        assert quality(tmp_path / "cluster") == quality(local)
+        threads = {json.loads(p.read_text())["threads"] for p in trials.glob("*.json")}
+        assert threads == {1}                          # one trial per worker thread
+    finally:
+        for process in cluster:
+            process.kill()
+            process.wait()
