@@ -66,6 +66,11 @@ class SoftCast(Transceiver):
     streams = ("image", "meta")
     Options = SoftCastOptions
 
+    def encoding_is_snr_free(self) -> bool:
+        """The chunks, their power allocation and the side information do not depend on the
+        SNR: a sweep encodes each batch once."""
+        return True
+
     # ------------------------------------------------------------------ layout
     def _check_shape(self, shape: tuple[int, int, int]) -> tuple[int, int]:
         g = self.options.chunks_per_side

@@ -215,6 +215,16 @@ class Transceiver(Plugin):
     def decode(self, received: dict[str, Received], ctx: LinkContext) -> torch.Tensor | Decoded:
         raise NotImplementedError
 
+    def encoding_is_snr_free(self) -> bool:
+        """Opt-in: True promises that `encode`'s streams depend only on the batch, the CBR, the
+        channel's overhead and this transceiver's options and weights, never on the SNR or on
+        random draws, and that `decode` needs nothing `encode` left behind. A sweep then
+        encodes each batch once for all its SNRs (gscsim.run.link.ENCODINGS). Such an encode
+        gets a context whose SNRs are NaN and whose generator is None, and one that draws
+        random numbers is stopped with an error, so that a transceiver that does depend on them
+        fails instead of silently reusing the wrong streams."""
+        return False
+
 
 class Channel(Plugin):
     """A complex-baseband channel plus the receiver front-end (channel estimate, equaliser)."""

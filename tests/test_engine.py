@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from gscsim.io import read_csv
 from gscsim.plugins import Transceiver
 from gscsim.run.link import BudgetExceeded, TrialError, build_plugins
 from gscsim.run.scenario import expand, validate
@@ -81,3 +82,57 @@ def test_frames_carry_metrics_and_timings(tiny_scenario):
         assert {"frame", "psnr", "ssim", "achieved_cbr", "symbols", "encode_s", "channel_s",
                 "decode_s", "metrics_s", "tx_power"} <= set(frame)
         assert frame["achieved_cbr"] <= 1 / 12
+
+
+def test_an_snr_sweep_encodes_each_batch_once_where_the_encoder_allows(tmp_path, tiny_scenario,
+                                                                         monkeypatch):
+    from gscsim.baselines.softcast import SoftCast
+    from gscsim.run import link
+    from gscsim.run.runner import run_loaded
+    from gscsim.run.scenario import validate
+
+    tiny_scenario |= {"channels": [{"name": "awgn"}],
+                      "sweep": {"snr_db": [0, 5, 10], "cbr": ["1/6"]}}
+    calls = []
+    real = SoftCast.encode
+
+    def counted(self, batch, ctx):
+        calls.append((tuple(batch.ids), ctx.snr_db))
+        return real(self, batch, ctx)
+
+    monkeypatch.setattr(SoftCast, "encode", counted)
+    link.ENCODINGS.entries.clear()
+    shared = run_loaded(validate(tiny_scenario), tmp_path / "shared", progress=False,
+                        plots=False)
+    assert len(calls) == 2                          # 2 batches, once each, not once per SNR
+    assert all(snr != snr for _, snr in calls)      # encode saw no SNR (NaN)
+    monkeypatch.setattr(SoftCast, "encoding_is_snr_free", lambda self: False)
+    calls.clear()
+    alone = run_loaded(validate(tiny_scenario), tmp_path / "alone", progress=False,
+                       plots=False)
+    assert len(calls) == 6
+    strip = {"encode_s", "channel_s", "decode_s", "metrics_s"}
+    rows = [{k: v for k, v in r.items() if k not in strip}
+            for r in read_csv(shared / "frames.csv")]
+    assert rows == [{k: v for k, v in r.items() if k not in strip}
+                    for r in read_csv(alone / "frames.csv")]           # the same numbers
+
+
+def test_an_snr_free_encoder_that_reads_the_snr_fails_loudly(tmp_path, tiny_scenario,
+                                                            monkeypatch):
+    from gscsim.baselines.softcast import SoftCast
+    from gscsim.run import link
+    from gscsim.run.runner import TrialsFailed, run_loaded
+    from gscsim.run.scenario import validate
+
+    real = SoftCast.encode
+
+    def peeks(self, batch, ctx):
+        torch.randn(1, generator=ctx.generator)     # a random draw it promised not to make
+        return real(self, batch, ctx)
+
+    monkeypatch.setattr(SoftCast, "encode", peeks)
+    link.ENCODINGS.entries.clear()
+    tiny_scenario |= {"channels": [{"name": "awgn"}], "sweep": {"snr_db": [0], "cbr": ["1/6"]}}
+    with pytest.raises(TrialsFailed, match="says its encoding is SNR-free .* random draws"):
+        run_loaded(validate(tiny_scenario), tmp_path / "o", progress=False, plots=False)

@@ -105,6 +105,12 @@ class SGDJSCCLink(ZooModel, Transceiver):
         streams.update(text_stream.encode(batch.captions, text_symbols))
         return {name: s.cpu() for name, s in streams.items()}
 
+    def encoding_is_snr_free(self) -> bool:
+        """The latents, edges and caption bits do not depend on the SNR (only the receiver
+        adapts to it), so a sweep encodes each batch once; not with `text: genie`, whose
+        decoder reads the captions encode kept."""
+        return self.options.text != "genie"
+
     # ------------------------------------------------------------------ receiver
     def decode(self, received: dict[str, Received], ctx: LinkContext) -> Decoded:
         m, device = self.model, torch.device(self.options.device)

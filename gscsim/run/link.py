@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -169,6 +171,70 @@ def _context(trial: Trial, key: str, batch_index: int, shape: tuple[int, int, in
                        device=device, batch_size=batch_size, dataset=dataset)
 
 
+class EncodingCache:
+    """Encoder outputs of transceivers whose encoding is SNR-free
+    (Transceiver.encoding_is_snr_free), kept in this process so that the trials of an SNR sweep
+    encode each batch once. Keyed by everything else the streams may depend on: transceiver,
+    options, checkpoint files (path and modification time), CBR, channel (its pilots count),
+    dataset, seed, image shape and frame ids. Least recently used entries leave beyond
+    `max_entries`."""
+
+    def __init__(self, max_entries: int = 2048):
+        self.max_entries = max_entries
+        self.entries: OrderedDict[str, tuple[dict[str, torch.Tensor], float]] = OrderedDict()
+
+    def key(self, trial: Trial, batch: Batch, plugins: Plugins) -> str:
+        files = [(str(p), p.stat().st_mtime_ns if p.exists() else None)
+                 for p in plugins.transceiver.weights()]
+        return json.dumps([trial.transceiver_name, trial.transceiver_options, files, trial.cbr,
+                           trial.channel_name, trial.channel_options, plugins.dataset_name,
+                           trial.seed, list(batch.images.shape), list(batch.ids),
+                           str(batch.images.device)], sort_keys=True, default=str)
+
+    def get(self, key: str) -> tuple[dict[str, torch.Tensor], float] | None:
+        if key in self.entries:
+            self.entries.move_to_end(key)
+            return self.entries[key]
+        return None
+
+    def put(self, key: str, streams: dict[str, torch.Tensor], seconds: float) -> None:
+        self.entries[key] = (streams, seconds)
+        while len(self.entries) > self.max_entries:
+            self.entries.popitem(last=False)
+
+
+ENCODINGS = EncodingCache()
+
+
+def _encode(trial: Trial, batch: Batch, ctx: LinkContext, plugins: Plugins
+            ) -> tuple[dict[str, torch.Tensor], float]:
+    """The transceiver's streams for this batch and the encoding's wall seconds: computed, or
+    for an SNR-free encoder the ones an earlier trial at another SNR computed (with the time
+    that encoding took, which is what encoding these frames costs)."""
+    tx = plugins.transceiver
+    if not tx.encoding_is_snr_free():
+        t0 = time.perf_counter()
+        streams = tx.encode(batch, ctx)
+        return streams, time.perf_counter() - t0
+    key = ENCODINGS.key(trial, batch, plugins)
+    cached = ENCODINGS.get(key)
+    if cached is not None:
+        return cached
+    blind = replace(ctx, snr_db=math.nan, generator=None,
+                    stream_snr_db={name: math.nan for name in ctx.stream_snr_db})
+    rng = torch.random.get_rng_state()
+    t0 = time.perf_counter()
+    streams = tx.encode(batch, blind)
+    seconds = time.perf_counter() - t0
+    if not torch.equal(rng, torch.random.get_rng_state()):
+        raise TrialError(f"transceiver '{trial.transceiver}' says its encoding is SNR-free "
+                         f"(encoding_is_snr_free) but its encode made random draws; return "
+                         f"False there, or draw nothing")
+    if isinstance(streams, dict):
+        ENCODINGS.put(key, streams, seconds)
+    return streams, seconds
+
+
 def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: Plugins,
                max_retransmissions: int) -> tuple[list[dict[str, Any]], torch.Tensor]:
     """The batch's records and its received images [B, 3, H, W]."""
@@ -178,9 +244,7 @@ def _run_batch(trial: Trial, key: str, batch_index: int, batch: Batch, plugins: 
     ctx = _context(trial, key, batch_index, shape, channel, batch.images.device, b,
                    plugins.dataset_name)
 
-    t0 = time.perf_counter()
-    streams = tx.encode(batch, ctx)
-    t_encode = time.perf_counter() - t0
+    streams, t_encode = _encode(trial, batch, ctx, plugins)
     if not isinstance(streams, dict):
         raise TrialError(f"transceiver '{trial.transceiver}': encode must return a dict "
                          f"{{stream name: complex tensor [B, N]}}; got {type(streams).__name__}")
