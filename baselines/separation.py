@@ -22,7 +22,14 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from gscsim.baselines.codecs import CODECS, from_pixels, to_pixels
-from gscsim.phy.digital import MCS, DigitalLink, LinkTooSmall, bits_to_bytes, bytes_to_bits
+from gscsim.phy.digital import (
+    MCS,
+    Decoder,
+    DigitalLink,
+    LinkTooSmall,
+    bits_to_bytes,
+    bytes_to_bits,
+)
 from gscsim.plugins import Batch, Decoded, LinkContext, Received, Transceiver
 
 HEADER_BITS = 32
@@ -45,8 +52,9 @@ class SeparationOptions(BaseModel):
         "adaptive: the highest-rate modulation and code whose measured AWGN threshold plus "
         "margin_db is below the SNR; or a fixed {modulation, code_rate}"))
     margin_db: float = Field(1.0, description="adaptive: SNR margin over the measured threshold")
-    decoder: Literal["bp", "offset-minsum", "minsum"] = Field(
-        "bp", description="LDPC decoding: belief propagation or a min-sum approximation")
+    decoder: Decoder = Field("bp-compiled", description=(
+        "LDPC decoding: bp-compiled (numba sum-product, Sionna's decisions), bp-layered, bp "
+        "(Sionna's own), offset-minsum or minsum"))
     iterations: int = Field(20, ge=1, description="LDPC decoder iterations")
     concealment: Literal["grey", "last"] = Field("grey", description=(
         "what a lost frame shows: a mid-grey image, or the last frame received intact"))

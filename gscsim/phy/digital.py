@@ -30,10 +30,15 @@ MAX_BLOCK_INFO = 8448            # 5G NR base graph 1
 # needs rates above 1/3: low-rate blocks are kept at or under 3824 bits so they use base graph 2.
 MAX_BLOCK_INFO_LOW_RATE = 3824
 MIN_CODE_RATE = 0.2              # Sionna's 5G encoder refuses lower rates
-DECODE_CHUNK = 32                # codewords per decoder call: fastest on a 2-core CPU
+DECODE_CHUNK = 32                # codewords per Sionna decoder call: fastest on a 2-core CPU
 SCRAMBLING_SEED = 0x5C7A3B1E     # seeds the scrambling sequence both ends of every link share
-Decoder = Literal["bp", "offset-minsum", "minsum"]
+# LDPC decoders: "bp-compiled" (the default) is gscsim.phy.ldpc's numba sum-product with
+# Sionna's flooding schedule, rules and clipping (the same decisions, stopping early once every
+# check holds); "bp-layered" its row-layered schedule; "bp" Sionna's own BP decoder, the
+# reference; "offset-minsum" and "minsum" Sionna's approximations.
+Decoder = Literal["bp-compiled", "bp-layered", "bp", "offset-minsum", "minsum"]
 _CN_UPDATE = {"bp": "boxplus-phi", "offset-minsum": "offset-minsum", "minsum": "minsum"}
+_SCHEDULE = {"bp-compiled": "flooding", "bp-layered": "layered"}
 MODULATIONS = {"bpsk": ("pam", 1), "qpsk": ("qam", 2), "16qam": ("qam", 4), "64qam": ("qam", 6),
                "256qam": ("qam", 8)}
 
@@ -109,7 +114,8 @@ def layout(mcs: MCS, n_symbols: int, max_block_info: int = MAX_BLOCK_INFO) -> Bl
 class DigitalLink:
     """CRC + 5G LDPC + QAM for a fixed MCS and symbol budget."""
 
-    def __init__(self, mcs: MCS, n_symbols: int, decoder: Decoder = "bp", iterations: int = 20,
+    def __init__(self, mcs: MCS, n_symbols: int, decoder: Decoder = "bp-compiled",
+                 iterations: int = 20,
                  demapping: Literal["app", "maxlog"] = "app",
                  max_block_info: int = MAX_BLOCK_INFO):
         self.mcs = mcs
@@ -130,10 +136,16 @@ class DigitalLink:
         kind, m = MODULATIONS[self.mcs.modulation]
         crc = CRCEncoder("CRC24B")
         ldpc = LDPC5GEncoder(self.layout.k, self.layout.n, num_bits_per_symbol=m)
+        if self.decoder_kind in _SCHEDULE:
+            from gscsim.phy.ldpc import compiled_decoder_class
+
+            decoder = compiled_decoder_class()(ldpc, schedule=_SCHEDULE[self.decoder_kind],
+                                               num_iter=self.iterations)
+        else:
+            decoder = LDPC5GDecoder(ldpc, cn_update=_CN_UPDATE[self.decoder_kind],
+                                    num_iter=self.iterations, hard_out=True)
         return {
-            "crc": crc, "crc_check": CRCDecoder(crc), "ldpc": ldpc,
-            "ldpc_decode": LDPC5GDecoder(ldpc, cn_update=_CN_UPDATE[self.decoder_kind],
-                                         num_iter=self.iterations, hard_out=True),
+            "crc": crc, "crc_check": CRCDecoder(crc), "ldpc": ldpc, "ldpc_decode": decoder,
             "map": Mapper(kind, m), "demap": Demapper(self.demapping, kind, m),
         }
 
@@ -157,8 +169,11 @@ class DigitalLink:
         y = rx.symbols / rx.gain
         no = (rx.noise_var / rx.gain.square()).clamp_min(1e-10)
         llr = self._blocks["demap"](y, no).reshape(-1, lay.n)     # [B*blocks, n]
-        decoded = torch.cat([self._blocks["ldpc_decode"](chunk)
-                             for chunk in llr.split(DECODE_CHUNK)])
+        if self.decoder_kind in _SCHEDULE:              # one call: the kernel runs in parallel
+            decoded = self._blocks["ldpc_decode"](llr)
+        else:
+            decoded = torch.cat([self._blocks["ldpc_decode"](chunk)
+                                 for chunk in llr.split(DECODE_CHUNK)])
         bits, ok = self._blocks["crc_check"](decoded.reshape(y.shape[0], lay.blocks, lay.k))
         return (bits.reshape(y.shape[0], -1) + self._scrambling) % 2, ok.squeeze(-1)
 
