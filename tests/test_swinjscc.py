@@ -208,3 +208,21 @@ def test_zoo_models_adapt_to_snr_and_cbr(tmp_path):
     for snr in snrs:
         assert psnr[(snr, cbrs[0])] < psnr[(snr, cbrs[1])] < psnr[(snr, cbrs[2])]
     assert all(r["achieved_cbr"] == pytest.approx(r["cbr"]) for r in rows)
+
+
+def test_transceiver_sends_only_rates_it_was_trained_for(tmp_path):
+    """Between two trained rates the lower is sent; below the smallest the point is refused,
+    naming the smallest CBR served (it used to send 1 channel, untrained, with no word)."""
+    from gscsim.plugins import PointRefused
+
+    model, path = _tiny_checkpoint(tmp_path)
+    link = SwinJSCCLink(SwinJSCCLink.Options(checkpoint=str(path)))
+    rates = sorted(model.config.rates)
+    images = torch.rand(2, 3, 64, 64)
+    for cbr in (1 / 48, 1 / 40, 1 / 60):
+        ctx = _ctx(cbr, 7.0)
+        sent = link.encode(Batch(images, ["", ""], ["a", "b"]), ctx)["latent"].shape[1]
+        assert sent * 2 // 16 in rates                     # channels x 16 positions / 2
+    smallest = rates[0] * 16 / 2 / (3 * 64 * 64)
+    with pytest.raises(PointRefused, match=f"smallest CBR it serves is {smallest:.6f}"):
+        link.encode(Batch(images, ["", ""], ["a", "b"]), _ctx(smallest * 0.9, 7.0))

@@ -13,13 +13,12 @@ image, against 3*H*W*c symbols (256 at 64x64, 12288 at 512x384, for CBR 1/48).
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from gscsim.baselines.swinjscc.model import SwinJSCC, cbr_of, channels_for
+from gscsim.baselines.swinjscc.model import SwinJSCC, channels_for
 from gscsim.baselines.swinjscc.zoo import (
     checkpoint_path,
     checkpoints_for,
@@ -67,19 +66,20 @@ class SwinJSCCLink(Transceiver):
         return [checkpoint_path(self.options.checkpoint)]
 
     def channels(self, ctx: LinkContext) -> int:
-        """Kept latent channels C at this CBR: the paper's mapping, lowered until pilots fit."""
+        """Kept latent channels C at this CBR: the paper's mapping, lowered until pilots fit,
+        then to the largest rate of the checkpoint's rate set that fits (it was trained at
+        those rates only); below the smallest, the point is refused."""
         _, h, w = ctx.image_shape
         positions = (h // 16) * (w // 16)
         depth = self.model.config.embed_dims[-1]
         c = ctx.largest_fitting(min(channels_for(ctx.cbr), depth),
                                 lambda k: math.ceil(positions * k / 2))
-        if c < 1:
-            raise ctx.too_small("swinjscc", math.ceil(positions / 2), "one latent channel")
-        rates = self.model.config.rates
-        if not min(rates) <= c <= max(rates):
-            warnings.warn(f"swinjscc: C={c} (CBR {cbr_of(c):.4f}) lies outside the rates this "
-                          f"model was trained for ({rates})", stacklevel=2)
-        return c
+        rates = sorted(self.model.config.rates)
+        if c < rates[0]:
+            raise ctx.too_small("swinjscc", math.ceil(positions * rates[0] / 2),
+                                f"{rates[0]} latent channels, the fewest checkpoint "
+                                f"{self.options.checkpoint} was trained to send")
+        return max(r for r in rates if r <= c)       # a rate the model was trained for
 
     def check_data(self, ctx: LinkContext) -> None:
         """Refuse a dataset of another kind than the checkpoint was trained on (scenes against
