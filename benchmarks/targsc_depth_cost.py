@@ -22,7 +22,7 @@ from gscsim.scvar.data import SceneTokens
 from gscsim.scvar.evaluate import generate, score
 from gscsim.scvar.model import Sampling
 from gscsim.targsc.depth import to_metres
-from gscsim.targsc.train import depth_over_link, report_channels
+from gscsim.targsc.train import depth_over_link, report_layouts
 from gscsim.targsc.transceiver import load_models
 
 
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--snr", type=float, nargs="+", default=[10.0, 1.0, -13.0])
     args = parser.parse_args()
     m = load_models(args.checkpoint)
-    channels = report_channels(m.config)
+    _, channels = report_layouts(m.config)["1/48"]          # a full map at 1/48
     data = SceneTokens("test", args.count, m.vae, None, progress=False)
 
     def images(rows: slice) -> torch.Tensor:

@@ -20,7 +20,7 @@ from gscsim.targsc.depth import DepthUNet, abs_rel, to_metres
 from gscsim.targsc.transceiver import TarGSC, TarGSCNoText
 
 TINY = {"image_size": 64, "swin_depth": 1, "latent_channels": 8, "modnet_hidden": 16,
-        "unet_widths": [8, 16, 32, 64]}
+        "unet_widths": [8, 16, 32, 64], "pool_levels": [2, 4]}
 
 
 def test_modules_have_the_papers_sizes():
@@ -185,7 +185,8 @@ def write_config(tmp_path, steps):
         "unet": {"steps": steps, "batch": 8, "lr": 3e-3, "warmup": 2, "log_every": 1,
                  "eval_every": 10, "checkpoint_every": 10},
         "codec": {"steps": steps, "batch": 8, "lr": 2e-3, "warmup": 2, "log_every": 1,
-                  "eval_every": 10, "checkpoint_every": 10, "condition_weight": 1.0},
+                  "eval_every": 10, "checkpoint_every": 10, "condition_weight": 1.0,
+                  "pooled_share": 0.5},
         "text": {"steps": 10 * steps, "batch": 64, "lr": 1e-2, "warmup": 2, "log_every": 1,
                  "eval_every": 10, "checkpoint_every": 100, "captions": 64}}}
     path = tmp_path / "tiny.yaml"
@@ -257,7 +258,7 @@ def test_an_interrupted_codec_stage_resumes_to_the_same_weights(tiny_bundle, tmp
     config = write_config(tmp_path, 30)
     with monkeypatch.context() as patch:
         patch.setattr(targsc_train, "depth_over_link",
-                      interrupt_on_call(targsc_train.depth_over_link, 16))
+                      interrupt_on_call(targsc_train.depth_over_link, 19))   # step 13
         with pytest.raises(KeyboardInterrupt):
             targsc_train.train(config, tmp_path / "parts", progress=False)
     assert torch.load(tmp_path / "parts" / "codec" / "last.pt", weights_only=False)["step"] == 10
@@ -313,10 +314,41 @@ def test_transceiver_streams_fit_the_budget_and_decode(tiny_bundle):
     with pytest.raises(ValueError, match="size option to 64"):
         link.encode(Batch(torch.rand(1, 3, 128, 128), ["x"], ["a"]),
                     context(1 / 48, shape=(3, 128, 128)))
-    with pytest.raises(PointRefused, match="smallest CBR it serves is 0.00"):
-        link.channels(context(1 / 1000))
+    # below one full channel (32 symbols) the pooled maps serve: at CBR 0.001 (12 symbols)
+    # one channel of the 4x4 map (8 symbols) beside one text copy; at 0.0004 (4 symbols) not
+    # even the 2x2 map's (2 symbols) fits beside the 3 text symbols
+    assert link.layout(context(0.001)) == (2, 1) and link.text_copies(context(0.001)) == 1
+    tiny = link.encode(batch, context(0.001))
+    assert tiny["image"].shape == (2, 8) and tiny["text"].shape == (2, 3)
+    tiny_rx = {k: Received(v, torch.ones(v.shape), torch.ones(v.shape) * 0.1)
+               for k, v in tiny.items()}
+    assert link.decode(tiny_rx, context(0.001)).shape == (2, 3, 64, 64)
+    with pytest.raises(PointRefused, match="2-token-wide pooled map .* smallest CBR it serves "
+                                           "is 0.000407"):
+        link.channels(context(0.0004))
     with pytest.raises(FileNotFoundError, match="gscsim train targsc"):
         _ = TarGSC(TarGSC.Options(checkpoint="no-such-bundle")).models
+
+
+def test_pooled_latents_average_blocks_of_tokens_and_spread_them_back():
+    from gscsim.targsc.codec import latent_layout, receive_latent, send_latent
+
+    coarse = torch.randn(2, 3, 4, 4)
+    fine = torch.nn.functional.interpolate(coarse, scale_factor=2, mode="nearest")
+    latent = fine.flatten(2).transpose(1, 2)           # [2, 64 tokens row by row, 3]: 2x2 blocks
+    sent = send_latent(latent, 2, pool=2)
+    assert sent.shape == (2, 16 * 2)                   # 16 pooled tokens x 2 channels
+    scale = latent[..., :2].flatten(1).square().mean(1, keepdim=True).sqrt()
+    back = receive_latent(sent, 64, 5, pool=2)
+    assert back.shape == (2, 64, 5) and torch.equal(back[..., 2:], torch.zeros(2, 64, 3))
+    assert torch.allclose(back[..., :2] * scale.unsqueeze(-1), latent[..., :2], atol=1e-5)
+    full = CodecConfig(**TINY)
+    bare = CodecConfig(**{**TINY, "pool_levels": []})
+    assert latent_layout(full, context(1 / 48), [3]) == (1, 7)     # full maps where they fit
+    assert latent_layout(full, context(0.001), [3]) == (2, 1)
+    assert latent_layout(bare, context(0.001), [3]) is None
+    with pytest.raises(ValueError, match="divide the 8x8 token map"):
+        CodecConfig(**{**TINY, "pool_levels": [3]})
 
 
 def test_ablation_refuses_text_options_and_keeps_its_trial_ids():

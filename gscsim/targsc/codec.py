@@ -17,8 +17,11 @@ variance 10^(-s/10).
 """
 from __future__ import annotations
 
+import math
+
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from gscsim.conventions import unit_mean_square
@@ -44,6 +47,18 @@ class CodecConfig(BaseModel):
     latent_channels: int = Field(32, ge=1, description="D: real values per token at most")
     text_params: int = Field(6, ge=2, description="Text2Para outputs (an even number)")
     text_hidden: tuple[int, ...] = Field((16, 32), description="text decoder hidden sizes")
+    pool_levels: tuple[int, ...] = Field((), description=(
+        "coarser latent maps the codec is trained to restore depth from, as side pooling "
+        "factors of the token map (e.g. (2, 4): 4x4 and 2x2 maps at 64x64); they serve "
+        "budgets below one full channel. Empty: full token maps only"))
+
+    @model_validator(mode="after")
+    def _pools_tile_the_map(self) -> CodecConfig:
+        bad = [p for p in self.pool_levels if p < 2 or self.token_side % p]
+        if bad:
+            raise ValueError(f"pool_levels {bad}: each must be at least 2 and divide the "
+                             f"{self.token_side}x{self.token_side} token map")
+        return self
 
     @property
     def token_side(self) -> int:
@@ -189,13 +204,39 @@ class TextDecoder(nn.Module):
         return unit_mean_square(self(received, snr_db))
 
 
-def send_latent(latent: torch.Tensor, channels: int) -> torch.Tensor:
-    """The first `channels` of each token's latent values [B, L, D], flattened and normalised
-    to unit mean square: the real values the sender transmits [B, L * channels]."""
-    return unit_mean_square(latent[..., :channels].flatten(1))
+def send_latent(latent: torch.Tensor, channels: int, pool: int = 1) -> torch.Tensor:
+    """The first `channels` of each token's latent values [B, L, D] (L a square token map),
+    averaged over pool x pool tokens, flattened token by token and normalised to unit mean
+    square: the real values the sender transmits [B, (L / pool^2) * channels]."""
+    kept = latent[..., :channels]
+    if pool > 1:
+        b, tokens, c = kept.shape
+        side = math.isqrt(tokens)
+        grid = kept.transpose(1, 2).reshape(b, c, side, side)
+        kept = F.avg_pool2d(grid, pool).flatten(2).transpose(1, 2)
+    return unit_mean_square(kept.flatten(1))
 
 
-def receive_latent(values: torch.Tensor, tokens: int, latent_channels: int) -> torch.Tensor:
-    """Received real values [B, L * C] -> the decoder's latent [B, L, D], zeros where unsent."""
-    kept = values.view(len(values), tokens, -1)
-    return torch.nn.functional.pad(kept, (0, latent_channels - kept.shape[-1]))
+def receive_latent(values: torch.Tensor, tokens: int, latent_channels: int, pool: int = 1
+                   ) -> torch.Tensor:
+    """Received real values [B, (L / pool^2) * C] -> the decoder's latent [B, L, D]: each
+    pooled value repeated over its pool x pool tokens, zeros in the channels not sent."""
+    b = len(values)
+    kept = values.view(b, tokens // pool ** 2, -1)
+    if pool > 1:
+        side, c = math.isqrt(tokens) // pool, kept.shape[-1]
+        grid = kept.transpose(1, 2).reshape(b, c, side, side)
+        kept = F.interpolate(grid, scale_factor=pool, mode="nearest").flatten(2).transpose(1, 2)
+    return F.pad(kept, (0, latent_channels - kept.shape[-1]))
+
+
+def latent_layout(cfg: CodecConfig, ctx, beside: list[int]) -> tuple[int, int] | None:
+    """(pool, channels) of the depth stream for this budget beside streams of `beside`
+    symbols: the most full-map channels that fit, else, on the finest pooled map the codec
+    was trained for (cfg.pool_levels), the most channels that fit; None where nothing fits."""
+    for pool in (1, *sorted(cfg.pool_levels)):
+        tokens = cfg.tokens // pool ** 2
+        c = ctx.largest_fitting(cfg.latent_channels, lambda k, t=tokens: -(-t * k // 2), beside)
+        if c >= 1:
+            return pool, c
+    return None

@@ -33,7 +33,14 @@ from gscsim.io import save_torch, write_text
 from gscsim.nn import parameter_count
 from gscsim.plugins import LinkContext
 from gscsim.scvar.model import SCVAR, depth_features
-from gscsim.targsc.codec import CodecConfig, DepthCodec, TextDecoder, receive_latent, send_latent
+from gscsim.targsc.codec import (
+    CodecConfig,
+    DepthCodec,
+    TextDecoder,
+    latent_layout,
+    receive_latent,
+    send_latent,
+)
 from gscsim.targsc.depth import DepthUNet, abs_rel, to_metres
 from gscsim.targsc.zoo import TARGSC_FORMAT, TEXT_SYMBOLS
 from gscsim.training.config import LoopConfig, SceneSetConfig, run_config, staged_config
@@ -61,6 +68,9 @@ class CodecStage(LoopConfig):
     condition_weight: float = Field(0.0, ge=0, description=(
         "weight of the condition loss: the error in SCVAR's depth condition tokens of the "
         "restored depth against those of the true depth (0: L1 on log depth alone)"))
+    pooled_share: float = Field(0.0, ge=0, le=1, description=(
+        "share of batches sent as a pooled map (one of model.pool_levels, 1..4 channels): "
+        "what the budgets below one full channel send"))
 
 
 class TextStage(LoopConfig):
@@ -90,22 +100,28 @@ def uniform(low_high: tuple[float, float], n: int, generator: torch.Generator) -
 
 
 def depth_over_link(unet: DepthUNet, codec: DepthCodec, images: torch.Tensor,
-                    snr_db: torch.Tensor, channels: int, generator: torch.Generator | None
-                    ) -> torch.Tensor:
-    """Images -> U-Net -> codec over AWGN keeping `channels` -> restored log-depth features."""
+                    snr_db: torch.Tensor, channels: int, generator: torch.Generator | None,
+                    pool: int = 1) -> torch.Tensor:
+    """Images -> U-Net -> codec over AWGN keeping `channels` (of a token map pooled by `pool`)
+    -> restored log-depth features."""
     with torch.no_grad():
         features = unet(images)
-    sent = send_latent(codec.encode(features, snr_db), channels)
+    sent = send_latent(codec.encode(features, snr_db), channels, pool)
     received = real_awgn(sent, snr_db, generator)
-    return codec.decode(receive_latent(received, codec.cfg.tokens, codec.cfg.latent_channels),
-                        snr_db)
+    return codec.decode(receive_latent(received, codec.cfg.tokens, codec.cfg.latent_channels,
+                                       pool), snr_db)
 
 
-def report_channels(cfg: CodecConfig) -> int:
-    """Kept channels at the card's CBR (1/48) beside one copy of the 3 text symbols."""
-    ctx = LinkContext.for_budget(REPORT_CBR, (3, cfg.image_size, cfg.image_size))
-    return ctx.largest_fitting(cfg.latent_channels, lambda k: -(-cfg.tokens * k // 2),
-                               [TEXT_SYMBOLS])
+def report_layouts(cfg: CodecConfig) -> dict[str, tuple[int, int]]:
+    """{CBR label: (pool, kept channels)} the card reports, beside one copy of the 3 text
+    symbols: CBR 1/48, and where the codec has pooled maps, the smallest CBR they serve."""
+    out = {}
+    for label, cbr in (("1/48", REPORT_CBR), ("0.001", 0.001)):
+        ctx = LinkContext.for_budget(cbr, (3, cfg.image_size, cfg.image_size))
+        layout = latent_layout(cfg, ctx, [TEXT_SYMBOLS])
+        if layout is not None:
+            out[label] = layout
+    return out
 
 
 @torch.no_grad()
@@ -119,12 +135,14 @@ def depth_errors(unet: DepthUNet, codec: DepthCodec | None, data: SceneSplit, co
     out = {"abs_rel_unet": float(abs_rel(unet.metres(images), depth).mean())}
     if codec is not None:
         codec.eval()
-        channels = report_channels(codec.cfg)
-        for snr in REPORT_SNRS:
-            g = torch.Generator().manual_seed(0)
-            restored = depth_over_link(unet, codec, images, torch.full((len(rows),), snr),
-                                       channels, g)
-            out[f"abs_rel_link_{snr:g}dB"] = float(abs_rel(to_metres(restored), depth).mean())
+        for label, (pool, channels) in report_layouts(codec.cfg).items():
+            suffix = "" if label == "1/48" else f"_cbr{label}"
+            for snr in REPORT_SNRS:
+                g = torch.Generator().manual_seed(0)
+                restored = depth_over_link(unet, codec, images, torch.full((len(rows),), snr),
+                                           channels, g, pool)
+                out[f"abs_rel_link_{snr:g}dB{suffix}"] = float(
+                    abs_rel(to_metres(restored), depth).mean())
     return out
 
 
@@ -202,9 +220,14 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     def codec_loss(g: torch.Generator, batch: int) -> torch.Tensor:
         images, depth = train_set.batch(torch.randint(len(train_set.images), (batch,),
                                                       generator=g))
-        channels = int(torch.randint(1, mc.latent_channels + 1, (1,), generator=g))
+        pool = 1
+        if mc.pool_levels and float(torch.rand(1, generator=g)) < tc.codec.pooled_share:
+            pool = mc.pool_levels[int(torch.randint(len(mc.pool_levels), (1,), generator=g))]
+            channels = int(torch.randint(1, min(4, mc.latent_channels) + 1, (1,), generator=g))
+        else:
+            channels = int(torch.randint(1, mc.latent_channels + 1, (1,), generator=g))
         restored = depth_over_link(unet, codec, images, uniform(tc.codec.snr_db, batch, g),
-                                   channels, g)
+                                   channels, g, pool)
         loss = F.l1_loss(restored.float(), depth_features(depth))
         if tc.codec.condition_weight:
             loss = loss + tc.codec.condition_weight * condition_error(scvar, restored, depth)
@@ -278,8 +301,9 @@ def write_card(path: Path, title: str, mc: CodecConfig, parts: tuple[nn.Module, 
                      f"{extra}; {wall[name]:.0f} s here")
     test = meta["test"]
     if test:
+        layouts = report_layouts(mc)
         lines += ["", f"Test split 0..{t['test_count'] - 1}, AWGN. Depth: CBR 1/48 "
-                      f"({report_channels(mc)} channels per token after the 3 text symbols). "
+                      f"({layouts['1/48'][1]} channels per token after the 3 text symbols). "
                       "Text: one copy of its 3 symbols at the SNR given (the transceiver sends "
                       "as many copies as the budget leaves room for, and combining R of them "
                       "adds 10 log10 R dB):",
@@ -291,4 +315,11 @@ def write_card(path: Path, title: str, mc: CodecConfig, parts: tuple[nn.Module, 
                          f"{test[f'mse_raw_{snr:g}dB']:.3f} | "
                          f"{test[f'mse_decoded_{snr:g}dB']:.3f} | "
                          f"{test[f'mse_prior_{snr:g}dB']:.3f} |")
+        if "0.001" in layouts:
+            pool, c = layouts["0.001"]
+            side = mc.token_side // pool
+            lines += ["", f"Depth at CBR 0.001 ({c} channel(s) of the {side}x{side} pooled "
+                          f"token map beside the 3 text symbols), AbsRel after the link: "
+                      + ", ".join(f"{test[f'abs_rel_link_{snr:g}dB_cbr0.001']:.4f} at {snr:g} dB"
+                                  for snr in REPORT_SNRS) + "."]
     write_text(path, "\n".join(lines + [""]))

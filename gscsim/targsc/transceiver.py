@@ -5,7 +5,9 @@ it and keeps C latent channels per token, sent on the `image` stream; Text2Para 
 caption's 384-d embedding to 6 parameters; their deviation from the mean parameters (known to
 both ends) makes 3 complex symbols, sent R times over on the `text` stream. Both streams count
 in the CBR: C is the largest number whose symbols fit the budget beside one copy of the text
-(at most the codec's D), and R fills what the depth stream leaves
+(at most the codec's D); below one full channel, a codec trained with `pool_levels` sends C
+channels of a pooled token map (e.g. 4x4 tokens, 8 symbols a channel at 64x64) instead of
+refusing; R fills what the depth stream leaves
 (`text_repeats` fixes it instead; 1 is the paper's single copy). The receiver derives C and R
 the same way, so nothing travels as side information. Receiver: the codec restores the depth
 map, maximum-ratio combining merges the text copies, the text decoder turns the deviation back
@@ -27,7 +29,7 @@ from gscsim.conventions import from_symbols, to_symbols
 from gscsim.nn.text_encoder import embed
 from gscsim.plugins import Batch, LinkContext, Received, Transceiver
 from gscsim.scvar.zoo import scvar_files
-from gscsim.targsc.codec import receive_latent, send_latent
+from gscsim.targsc.codec import latent_layout, receive_latent, send_latent
 from gscsim.targsc.depth import to_metres
 from gscsim.targsc.zoo import TEXT_SYMBOLS, TarGSCModels, checkpoint_path, load_models
 from gscsim.zoo import bundle_reference
@@ -67,24 +69,37 @@ class TarGSC(Transceiver):
         path = checkpoint_path(self.options.checkpoint)
         return [path, *scvar_files(bundle_reference(path, "scvar"))]
 
-    def channels(self, ctx: LinkContext) -> int:
-        """Kept latent channels per token C: the most whose stream fits beside the text (one
-        copy, or `text_repeats` copies where that is set)."""
+    def layout(self, ctx: LinkContext) -> tuple[int, int]:
+        """(pool, C) of the depth stream: the most latent channels per token whose stream
+        fits beside the text (one copy, or `text_repeats` copies where that is set); below one
+        full channel, C channels of a pooled token map where the codec was trained for one
+        (codec.latent_layout)."""
         cfg = self.models.config
         text = [TEXT_SYMBOLS * (self.options.text_repeats or 1)] if self.sends_text else []
-        c = ctx.largest_fitting(cfg.latent_channels, lambda k: -(-cfg.tokens * k // 2), text)
-        if c < 1:
-            raise ctx.too_small("targsc", -(-cfg.tokens // 2) + sum(text),
-                                "one latent channel beside the text stream")
-        return c
+        layout = latent_layout(cfg, ctx, text)
+        if layout is None:
+            pool = max(cfg.pool_levels, default=1)
+            what = ("one latent channel beside the text stream" if pool == 1 else
+                    f"one latent channel of the {cfg.token_side // pool}-token-wide pooled "
+                    f"map beside the text stream")
+            raise ctx.too_small("targsc", -(-cfg.tokens // pool ** 2 // 2) + sum(text), what)
+        return layout
+
+    def channels(self, ctx: LinkContext) -> int:
+        """Kept latent channels per token C (see `layout`)."""
+        return self.layout(ctx)[1]
+
+    def image_symbols(self, ctx: LinkContext) -> int:
+        """Channel uses of the depth stream."""
+        pool, c = self.layout(ctx)
+        return -(-(self.models.config.tokens // pool ** 2) * c // 2)
 
     def text_copies(self, ctx: LinkContext) -> int:
         """Copies R of the text's 3 symbols: `text_repeats`, or the most that fit beside the
-        depth stream's C channels."""
+        depth stream."""
         if self.options.text_repeats:
             return self.options.text_repeats
-        image = -(-self.models.config.tokens * self.channels(ctx) // 2)
-        return ctx.capacity_beside([image]) // TEXT_SYMBOLS
+        return ctx.capacity_beside([self.image_symbols(ctx)]) // TEXT_SYMBOLS
 
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
         m, device = self.models, torch.device(self.options.device)
@@ -93,7 +108,8 @@ class TarGSC(Transceiver):
         snr = torch.full((len(batch),), ctx.snr_for(IMAGE_STREAM), device=device)
         with torch.no_grad():
             latent = m.codec.encode(m.unet(batch.images.to(device)), snr)
-            streams = {IMAGE_STREAM: to_symbols(send_latent(latent, self.channels(ctx)))}
+            pool, channels = self.layout(ctx)
+            streams = {IMAGE_STREAM: to_symbols(send_latent(latent, channels, pool))}
             if self.sends_text:
                 params = m.text2para(embed(batch.captions, str(device)))
                 sent = m.text_decoder.centre(params)
@@ -104,12 +120,14 @@ class TarGSC(Transceiver):
         m, device = self.models, torch.device(self.options.device)
         cfg = m.config
         rx = received[IMAGE_STREAM]
+        pool, c = self.layout(ctx)
         values = from_symbols((rx.symbols / rx.gain).to(device))
-        values = values[:, : cfg.tokens * self.channels(ctx)]
+        values = values[:, : cfg.tokens // pool ** 2 * c]
         params = None
         with torch.no_grad():
-            features = m.codec.decode(receive_latent(values, cfg.tokens, cfg.latent_channels),
-                                      rx.snr_db().to(device))
+            features = m.codec.decode(
+                receive_latent(values, cfg.tokens, cfg.latent_channels, pool),
+                rx.snr_db().to(device))
             if self.sends_text:
                 t = received[TEXT_STREAM].combine_copies(self.text_copies(ctx))
                 params = m.text_decoder.for_generator(
