@@ -17,16 +17,10 @@ import argparse
 import time
 
 import torch
-from scipy.stats import beta
 
 from gscsim.channels.awgn import AWGN
+from gscsim.phy.ber import clopper_pearson
 from gscsim.phy.ldpc import compiled_decoder_class
-
-
-def clopper_pearson(errors: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    low = 0.0 if errors == 0 else float(beta.ppf((1 - level) / 2, errors, n - errors + 1))
-    high = 1.0 if errors == n else float(beta.ppf((1 + level) / 2, errors + 1, n - errors))
-    return low, high
 
 
 def llrs(k: int, n: int, batch: int, esno_db: float, seed: int):
