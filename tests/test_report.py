@@ -75,3 +75,16 @@ def test_example_notebook_runs_end_to_end(tmp_path):
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)      # a figure was shown
     assert (tmp_path / "results" / "notebook-demo" / "report.html").exists()
+
+
+def test_report_of_a_timed_run_shows_its_latency(tmp_path, tiny_scenario):
+    tiny_scenario |= {"channels": [{"name": "awgn"}],
+                      "sweep": {"snr_db": [10], "cbr": ["1/12"], "users": [1, 3]},
+                      "timing": {"traffic": {"model": "periodic", "rate_hz": 5, "frames": 6},
+                                 "compute": {"model": "fixed", "decode_s": 0.1},
+                                 "deadline_s": 0.25}}
+    results = gscsim.simulate(tiny_scenario, tmp_path / "timed", progress=False)
+    html = results.report().read_text()
+    assert '<h2 id="latency">Latency</h2>' in html
+    assert "latency_p95_s" in html and "deadline_miss_rate" in html
+    assert "latency s cdf" in html                              # the CDF plot, embedded
