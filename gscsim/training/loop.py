@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from pydantic import BaseModel
 from tqdm import tqdm
@@ -39,30 +40,39 @@ class TrainLog:
         self.plot(self.path.with_name("loss.png"))
 
     def plot(self, path: Path) -> None:
-        """Training loss (left axis, log scale) and every validation column (right axis)."""
-        import matplotlib
-
-        matplotlib.use("Agg")
+        """The learning curves: training loss (log scale, with a running mean over 1/20 of the
+        logged steps) in the first panel, then one panel per validation column against step
+        (each on its own scale: PSNR and LPIPS do not share an axis)."""
         import matplotlib.pyplot as plt
 
         train = [r for r in self.rows if "loss" in r]
         val_keys = sorted({k for r in self.rows for k in r if k.startswith("val_")})
-        fig, ax = plt.subplots(figsize=(6.4, 4.0))
-        ax.plot([r["step"] for r in train], [r["loss"] for r in train], lw=0.8, color="C0",
-                label="training loss")
+        panels = 1 + len(val_keys)
+        cols = min(3, panels)
+        rows = -(-panels // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+        ax = axes.flat[0]
+        steps, losses = [r["step"] for r in train], [r["loss"] for r in train]
+        ax.plot(steps, losses, lw=0.6, color="C0", alpha=0.5)
+        if len(losses) >= 20:
+            width = max(2, len(losses) // 20)
+            kernel = np.ones(width) / width
+            ax.plot(steps[width - 1:], np.convolve(losses, kernel, mode="valid"), color="C0",
+                    lw=1.4, label=f"running mean of {width}")
+            ax.legend(fontsize=7)
         ax.set_yscale("log")
-        ax.set_xlabel("step")
-        ax.set_ylabel("training loss")
-        if val_keys:
-            right = ax.twinx()
-            for i, key in enumerate(val_keys):
-                rows = [r for r in self.rows if key in r]
-                right.plot([r["step"] for r in rows], [r[key] for r in rows], "o-", ms=3,
-                           color=f"C{i + 1}", label=key)
-            right.set_ylabel("validation")
-            right.legend(loc="lower right", fontsize=8)
-        ax.legend(loc="upper right", fontsize=8)
-        ax.grid(alpha=0.3)
+        ax.set_title("training loss", fontsize=9)
+        for ax, key in zip(axes.flat[1:], val_keys):
+            points = [r for r in self.rows if key in r]
+            ax.plot([r["step"] for r in points], [r[key] for r in points], "o-", ms=3,
+                    color="C1")
+            ax.set_title(key.removeprefix("val_").replace("_", " ") + " (validation)",
+                         fontsize=9)
+        for ax in axes.flat[panels:]:
+            ax.set_visible(False)
+        for ax in axes.flat[:panels]:
+            ax.set_xlabel("step")
+            ax.grid(alpha=0.3)
         fig.tight_layout()
         fig.savefig(path, dpi=120)
         plt.close(fig)
