@@ -76,3 +76,18 @@ def test_no_error_floor_above_the_waterfall(decoder):
     bits = torch.randint(0, 2, (2048, link.payload_bits), generator=g).float()
     _, ok = link.decode(AWGN().transmit(link.encode(bits), 6.0, g))
     assert bool(ok.all())
+
+
+def test_decoding_leaves_torchs_thread_count_alone():
+    """numba's OpenMP layer used to reset the process's OpenMP threads (torch's went from 1
+    to the core count after the first decode), breaking the executors' thread policy."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        link = DigitalLink(MCS("qpsk", 0.5), 512, decoder="bp-layered")
+        g = torch.Generator().manual_seed(0)
+        bits = torch.randint(0, 2, (8, link.payload_bits), generator=g).float()
+        link.decode(AWGN().transmit(link.encode(bits), 5.0, g))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

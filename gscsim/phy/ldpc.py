@@ -19,6 +19,7 @@ Equality with Sionna's BP is tested on BLER within Monte Carlo error (tests/test
 """
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 import numba
@@ -26,6 +27,11 @@ import numpy as np
 import torch
 
 Schedule = Literal["flooding", "layered"]
+# numba's own thread pool, not OpenMP: its OpenMP layer resets the process's OpenMP thread
+# count (torch's intra-op threads jumped from 1 to the core count after the first decode),
+# which broke the executors' thread policy and bit-exact resumes of training runs.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 PHI_MIN = np.float32(8.5e-8)                 # Sionna's float32 clipping of phi's argument
 PHI_MAX = np.float32(16.635532)
 ONE = np.float32(1.0)
