@@ -1,8 +1,9 @@
-"""Seconds per image of the generative receivers, in one run on this machine: TarGSC (SCVAR,
-next-scale autoregression), SGD-JSCC (latent diffusion; default 50 steps, and 20 and 10) and
-BriGSC (with its diffusion refiner, 50 steps, and without), at batch 1 (the latency one frame
-sees) and batch 16, with each receiver's network evaluations (NFE) and parameter counts, and
-the ratio to TarGSC: the paper's Table II (0.537 s against 10.1 s and 15.2 s on its GPU).
+"""Seconds per image of the generative transceivers' senders and receivers, in one run on this
+machine: TarGSC and TarGSC w/o text (SCVAR, next-scale autoregression), SGD-JSCC (latent
+diffusion; default 50 steps, and 20 and 10) and BriGSC (with its diffusion refiner, 50 steps,
+and without); senders at batch 1, receivers at batch 1 (the latency one frame sees) and 16,
+with each receiver's network evaluations (NFE) and parameter counts, and the ratio to TarGSC:
+the paper's Table II (0.537 s against 10.1 s and 15.2 s on its GPU).
 
     python benchmarks/generative_latency.py [--repeats 3] [--sgd-jscc CKPT] [--brigsc CKPT]
 
@@ -34,7 +35,7 @@ from gscsim.data.scenes.dataset import Scenes
 from gscsim.io import load_yaml
 from gscsim.nn import parameter_count
 from gscsim.plugins import Batch, LinkContext
-from gscsim.targsc.transceiver import TarGSC
+from gscsim.targsc.transceiver import TarGSC, TarGSCNoText
 from gscsim.zoo import ZOO
 
 SNR_DB, CBR = 1.0, 1 / 48
@@ -50,6 +51,14 @@ def checkpoint(family, name: str, config_dir: Path, schema, folder: Path) -> tup
     torch.manual_seed(0)
     family.save(path, config.model_dump(mode="json"), family.build(config.model_dump()), {})
     return str(path), False
+
+
+def sender_time(link, frames, repeats: int) -> float:
+    """Seconds per image of link.encode at batch 1."""
+    batch = Batch(frames[0].image.unsqueeze(0), [frames[0].caption], [frames[0].id])
+    ctx = LinkContext.for_budget(CBR, (3, 64, 64), SNR_DB)
+    ctx.batch_size = 1
+    return median_s(lambda: link.encode(batch, ctx), repeats)
 
 
 def receiver_time(link, frames, size: int, repeats: int) -> float:
@@ -87,7 +96,10 @@ def main() -> None:
                                       Path(tmp))
         targsc = TarGSC(TarGSC.Options(checkpoint=args.targsc))
         scvar = targsc.models.scvar
+        notext = TarGSCNoText(TarGSCNoText.Options(checkpoint=args.targsc))
         receivers = [("TarGSC (SCVAR, greedy)", targsc, len(scvar.cfg.patch_nums),
+                      parameter_count(scvar), True),
+                     ("TarGSC w/o text", notext, len(scvar.cfg.patch_nums),
                       parameter_count(scvar), True)]
         for steps in (50, 20, 10):
             link = SGDJSCCLink(SGDJSCCLink.Options(checkpoint=sgd, steps=steps, text="genie"))
@@ -103,16 +115,18 @@ def main() -> None:
         for name, link, nfe, params, trained in receivers:
             times = {size: receiver_time(link, frames, size, args.repeats) for size in (1, 16)}
             nfe = getattr(link, "last_nfe", nfe)
-            rows.append((name, nfe, params, times, trained))
-    base = rows[0][3][1]
+            sender = sender_time(link, frames, args.repeats)
+            rows.append((name, nfe, params, sender, times, trained))
+    base = rows[0][4][1]
     print(f"{torch.get_num_threads()} threads; seconds per image (median of {args.repeats}); "
           f"SNR {SNR_DB:g} dB, CBR 1/48, 64x64")
-    print("| receiver | NFE | parameters (generator) | batch 1 | batch 16 | batch 1 / TarGSC |")
-    print("|---|---|---|---|---|---|")
-    for name, nfe, params, times, trained in rows:
+    print("| method | NFE | parameters (generator) | sender, batch 1 | receiver, batch 1 | "
+          "receiver, batch 16 | receiver batch 1 / TarGSC |")
+    print("|---|---|---|---|---|---|---|")
+    for name, nfe, params, sender, times, trained in rows:
         note = "" if trained else " (untrained weights)"
-        print(f"| {name}{note} | {nfe} | {params:,} | {times[1]:.3f} | {times[16]:.3f} | "
-              f"{times[1] / base:.1f} |")
+        print(f"| {name}{note} | {nfe} | {params:,} | {sender:.3f} | {times[1]:.3f} | "
+              f"{times[16]:.3f} | {times[1] / base:.1f} |")
 
 
 if __name__ == "__main__":
