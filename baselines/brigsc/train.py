@@ -39,7 +39,7 @@ from gscsim.data.scenes.shards import SceneSplit
 from gscsim.io import save_torch, write_text
 from gscsim.nn import parameter_count
 from gscsim.nn.diffusion import CosineSchedule, diffuse
-from gscsim.nn.text_encoder import embed
+from gscsim.nn.text_encoder import embed_many
 from gscsim.training.config import LoopConfig, SceneSetConfig, run_config, staged_config
 from gscsim.training.loop import RunState, finish_staged, stage_card_lines, train_stage
 
@@ -106,8 +106,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     if text_cache.exists():
         train_text = torch.load(text_cache, weights_only=True)
     else:
-        train_text = torch.cat([embed(train_set.captions[i:i + 512])
-                                for i in range(0, tc.count, 512)]).half()
+        train_text = embed_many(train_set.captions[:tc.count])
         save_torch(train_text, text_cache)
     torch.manual_seed(tc.plain.seed)
     model = BriGSC(mc).to(device)

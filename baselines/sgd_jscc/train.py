@@ -31,8 +31,9 @@ from gscsim.data.scenes.shards import SceneSplit
 from gscsim.io import save_torch, write_text
 from gscsim.nn import parameter_count
 from gscsim.nn.diffusion import CosineSchedule, alpha_bar_of_snr, diffuse
-from gscsim.nn.text_encoder import embed
+from gscsim.nn.text_encoder import embed_many
 from gscsim.training.config import LoopConfig, SceneSetConfig, run_config, staged_config
+from gscsim.training.data import uniform
 from gscsim.training.loop import RunState, finish_staged, stage_card_lines, train_stage
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -87,8 +88,7 @@ class SceneData:
             return
         self.edges = torch.cat([soft_edges(scenes.images[i:i + 512].float() / 255)
                                 for i in range(0, count, 512)]).half()
-        self.text = torch.cat([embed(scenes.captions[i:i + 512])
-                               for i in range(0, count, 512)]).half()
+        self.text = embed_many(scenes.captions[:count])
         save_torch({"edges": self.edges, "text": self.text}, cache)
 
     def __len__(self) -> int:
@@ -99,11 +99,6 @@ class SceneData:
         """(images float [B, 3, S, S] in [0, 1], edges [B, 1, S, S], text [B, 384])."""
         return (self.images[rows].float().div(255).to(device),
                 self.edges[rows].float().to(device), self.text[rows].float().to(device))
-
-
-def uniform(low_high: tuple[float, float], n: int, generator: torch.Generator) -> torch.Tensor:
-    low, high = low_high
-    return low + (high - low) * torch.rand(n, generator=generator)
 
 
 def rank_mask(model: SGDJSCC, kept: torch.Tensor) -> torch.Tensor:

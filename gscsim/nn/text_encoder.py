@@ -32,3 +32,10 @@ def embed(captions: list[str], device: str = "cpu") -> torch.Tensor:
     vectors = _model(device).encode(list(captions), convert_to_tensor=True,
                                     normalize_embeddings=True, show_progress_bar=False)
     return vectors.float().cpu()
+
+
+def embed_many(captions: list[str], chunk: int = 512) -> torch.Tensor:
+    """Embeddings of a whole caption list, `chunk` at a time, as float16 [N, 384] (how the
+    trainers cache a split's captions)."""
+    return torch.cat([embed(captions[i:i + chunk]) for i in range(0, len(captions), chunk)]
+                     ).half()

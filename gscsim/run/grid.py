@@ -15,9 +15,6 @@ def grid(root: str | Path, points: list[tuple[float, float]] | None = None,
          out: str | Path | None = None) -> Path:
     """Write the grid (PNG) and return its path: OUTPUT/plots/grid.png unless `out`. `points`
     are (SNR dB, CBR) pairs in column order; all points with kept pictures when None."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from PIL import Image
 

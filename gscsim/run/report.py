@@ -178,8 +178,8 @@ def run_facts(folder: Path, manifest: dict[str, Any], rows: list[dict[str, Any]]
 def metric_tables(rows: list[dict[str, Any]], metrics: list[str]) -> list[tuple[str, str]]:
     """One HTML table per metric (and the achieved CBR): a row per transceiver and other key,
     a column per SNR; cells "mean ± ci95", seeds pooled."""
-    keys = [k for k in key_columns(rows) if k not in ("link",)]
-    data = [r for r in rows if r.get("link", "all") == "all"] if "link" in keys else rows
+    keys = [k for k in key_columns(rows) if k != "link"]
+    data = [r for r in rows if r.get("link", "all") == "all"]    # timed: the all-links rows
     out = []
     for metric in list(metrics) + ["achieved_cbr"]:
         if metric not in data[0]:
@@ -220,14 +220,12 @@ def grid_png(folder: Path) -> str | None:
     """The picture grid (gscsim grid) as base64 PNG, if the run kept frames."""
     if not (folder / "frames").is_dir() or not any((folder / "frames").iterdir()):
         return None
+    import tempfile
+
     from gscsim.run.grid import grid
 
-    buffer = folder / ".report-grid.png"
-    try:
-        grid(folder, out=buffer)
-        return _b64(buffer.read_bytes())
-    finally:
-        buffer.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        return _b64(grid(folder, out=Path(tmp) / "grid.png").read_bytes())
 
 
 def _cell(value: float, ci: float) -> str:

@@ -18,7 +18,7 @@ class SceneTokens(SceneSplit):
 
     def __init__(self, split: str, count: int, vae: VQVAE, cache: Path | None,
                  progress: bool = True):
-        from gscsim.nn.text_encoder import embed
+        from gscsim.nn.text_encoder import embed_many
 
         super().__init__(split, count, vae.cfg.img_size, progress)
         fingerprint = float(vae.quantize.embedding.weight.detach().double().sum())  # which VQ-VAE
@@ -33,8 +33,7 @@ class SceneTokens(SceneSplit):
                 x = self.images[start:start + 256].float() / 127.5 - 1
                 tokens.append(torch.cat(vae.tokens(x), dim=1).short())
         self.tokens = torch.cat(tokens)
-        self.embeddings = torch.cat([embed(self.captions[i:i + 512])
-                                     for i in range(0, count, 512)]).half()
+        self.embeddings = embed_many(self.captions[:count])
         if cache is not None:
             save_torch({"tokens": self.tokens, "embeddings": self.embeddings,
                          "fingerprint": fingerprint}, cache)

@@ -44,6 +44,7 @@ from gscsim.targsc.codec import (
 from gscsim.targsc.depth import DepthUNet, abs_rel, to_metres
 from gscsim.targsc.zoo import TARGSC_FORMAT, TEXT_SYMBOLS
 from gscsim.training.config import LoopConfig, SceneSetConfig, run_config, staged_config
+from gscsim.training.data import uniform
 from gscsim.training.loop import train_stage
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -92,11 +93,6 @@ class TarGSCTrainConfig(SceneSetConfig):
 
 
 TarGSCRunConfig = run_config("TarGSCRunConfig", CodecConfig, TarGSCTrainConfig)
-
-
-def uniform(low_high: tuple[float, float], n: int, generator: torch.Generator) -> torch.Tensor:
-    low, high = low_high
-    return low + (high - low) * torch.rand(n, generator=generator)
 
 
 def depth_over_link(unet: DepthUNet, codec: DepthCodec, images: torch.Tensor,

@@ -100,3 +100,7 @@ def _centre_crop(image: torch.Tensor, side: int) -> torch.Tensor:
     return image[:, top:top + side, left:left + side]
 
 
+def uniform(low_high: tuple[float, float], n: int, generator: torch.Generator) -> torch.Tensor:
+    """n draws uniform over [low, high) (e.g. each training sample's SNR in dB)."""
+    low, high = low_high
+    return low + (high - low) * torch.rand(n, generator=generator)
