@@ -5,6 +5,13 @@ and without); senders at batch 1, receivers at batch 1 (the latency one frame se
 with each receiver's network evaluations (NFE) and parameter counts, and the ratio to TarGSC:
 the paper's Table II (0.537 s against 10.1 s and 15.2 s on its GPU).
 
+Then users per receiver, which no paper reports: N users, each sending frames with Poisson
+arrivals at 5 frames/s over its own transmitter (the sender time measured above) and band
+(1 M symbols/s, 0.1 ms overhead), share one receiver with one decode server that takes the
+batch-1 time measured above for every frame (no batching across users); the table gives the
+largest N whose 95th-percentile latency is at most 200 ms with under 1% of the frames late
+(200 frames per user, gscsim's discrete-event layer, gscsim.run.timed.simulate).
+
     python benchmarks/generative_latency.py [--repeats 3] [--sgd-jscc CKPT] [--brigsc CKPT]
 
 64x64 test scenes, AWGN at 1 dB, CBR 1/48, text: genie for the diffusion receivers (the
@@ -19,6 +26,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 from targsc_latency import median_s  # benchmarks/ is on the path when run as a script
 
@@ -35,10 +43,15 @@ from gscsim.data.scenes.dataset import Scenes
 from gscsim.io import load_yaml
 from gscsim.nn import parameter_count
 from gscsim.plugins import Batch, LinkContext
+from gscsim.run.scenario import TrafficSpec
+from gscsim.run.timed import FrameJob, TimedLink, simulate
+from gscsim.run.traffic import arrivals
 from gscsim.targsc.transceiver import TarGSC, TarGSCNoText
 from gscsim.zoo import ZOO
 
 SNR_DB, CBR = 1.0, 1 / 48
+SYMBOLS = round(CBR * 3 * 64 * 64 / 2)           # complex channel uses per 64x64 frame
+RATE_HZ, DEADLINE_S, FRAMES_PER_USER, MAX_USERS = 5.0, 0.2, 200, 64
 
 
 def checkpoint(family, name: str, config_dir: Path, schema, folder: Path) -> tuple[str, bool]:
@@ -77,6 +90,34 @@ def receiver_time(link, frames, size: int, repeats: int) -> float:
             return link.decode(received, ctx)
 
     return median_s(decode, repeats) / size
+
+
+def latency_at(users: int, encode_s: float, decode_s: float, seed: int = 0
+               ) -> tuple[float, float]:
+    """(95th-percentile latency in s, share of frames later than DEADLINE_S) of `users` links
+    at RATE_HZ Poisson frames/s sharing one single-server receiver that takes `decode_s` per
+    frame; each link encodes on its own transmitter in `encode_s`."""
+    rng = np.random.default_rng(seed)
+    traffic = TrafficSpec(model="poisson", rate_hz=RATE_HZ)
+    links = [TimedLink(f"user{u}", [FrameJob(float(t), SYMBOLS, encode_s, decode_s)
+                                    for t in arrivals(traffic, FRAMES_PER_USER, rng)],
+                       receiver="rx", bandwidth_hz=1e6, propagation_s=1e-6, overhead_s=1e-4,
+                       deadline_s=DEADLINE_S)
+             for u in range(users)]
+    records = [r for rs in simulate(links, {"rx": 1}).records.values() for r in rs]
+    latency = np.array([r["latency_s"] for r in records])
+    late = np.mean([r["outcome"] != "on_time" for r in records])
+    return float(np.percentile(latency, 95)), float(late)
+
+
+def users_served(encode_s: float, decode_s: float) -> int:
+    """The largest number of users (0..MAX_USERS) whose frames meet p95 <= DEADLINE_S with
+    under 1% late, found by counting up from one user."""
+    for users in range(1, MAX_USERS + 1):
+        p95, late = latency_at(users, encode_s, decode_s)
+        if p95 > DEADLINE_S or late >= 0.01:
+            return users - 1
+    return MAX_USERS
 
 
 def main() -> None:
@@ -127,6 +168,17 @@ def main() -> None:
         note = "" if trained else " (untrained weights)"
         print(f"| {name}{note} | {nfe} | {params:,} | {sender:.3f} | {times[1]:.3f} | "
               f"{times[16]:.3f} | {times[1] / base:.1f} |")
+    print(f"\nUsers per receiver: Poisson {RATE_HZ:g} frames/s per user, one decode server, "
+          f"deadline {DEADLINE_S * 1000:.0f} ms, {FRAMES_PER_USER} frames per user, "
+          f"{SYMBOLS} symbols per frame at 1 M symbols/s")
+    print("| method | sender [s] | receiver [s] | receiver capacity [frames/s] | "
+          "p95 latency, 1 user [s] | late, 1 user | users served |")
+    print("|---|---|---|---|---|---|---|")
+    for name, _, _, sender, times, trained in rows:
+        note = "" if trained else " (untrained weights)"
+        p95, late = latency_at(1, sender, times[1])
+        print(f"| {name}{note} | {sender:.3f} | {times[1]:.3f} | {1 / times[1]:.1f} | "
+              f"{p95:.3f} | {late:.1%} | {users_served(sender, times[1])} |")
 
 
 if __name__ == "__main__":

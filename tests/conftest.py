@@ -33,6 +33,17 @@ def gscsim_cache(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def scenes32_batch():
+    """Four test-split scenes at 32x32 with their captions, as a transceiver's Batch."""
+    from gscsim.data.scenes.shards import SceneSplit
+    from gscsim.plugins import Batch
+
+    scenes = SceneSplit("test", 4, 32, progress=False)
+    return Batch(images=scenes.images.float() / 255, captions=scenes.captions,
+                 ids=[str(i) for i in range(4)])
+
+
 def interrupt_on_call(function, n: int):
     """`function` wrapped so that its n-th call raises KeyboardInterrupt (a run stopped
     mid-way, for resume tests)."""

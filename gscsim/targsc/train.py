@@ -43,7 +43,13 @@ from gscsim.targsc.codec import (
 )
 from gscsim.targsc.depth import DepthUNet, abs_rel, to_metres
 from gscsim.targsc.zoo import TARGSC_FORMAT, TEXT_SYMBOLS
-from gscsim.training.config import LoopConfig, SceneSetConfig, run_config, staged_config
+from gscsim.training.config import (
+    ChannelStage,
+    LoopConfig,
+    SceneSetConfig,
+    run_config,
+    staged_config,
+)
 from gscsim.training.data import uniform
 from gscsim.training.loop import train_stage
 
@@ -60,11 +66,7 @@ class UNetStage(LoopConfig):
     warmup: int = Field(100, ge=0)
 
 
-class CodecStage(LoopConfig):
-    steps: int = Field(3000, ge=1)
-    batch: int = Field(32, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    warmup: int = Field(100, ge=0)
+class CodecStage(ChannelStage):
     snr_db: tuple[float, float] = Field((-15.0, 15.0), description="training SNR range (dB)")
     condition_weight: float = Field(0.0, ge=0, description=(
         "weight of the condition loss: the error in SCVAR's depth condition tokens of the "

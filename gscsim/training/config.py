@@ -25,6 +25,28 @@ class LoopConfig(BaseModel):
     checkpoint_every: int = Field(200, ge=1)
 
 
+class ChannelStage(LoopConfig):
+    """A stage trained over the channel on the scene set (a codec, a link): batches of 32,
+    SNRs drawn uniformly from `snr_db` per frame."""
+
+    steps: int = Field(3000, ge=1)
+    batch: int = Field(32, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    warmup: int = Field(100, ge=0)
+    snr_db: tuple[float, float] = Field((-15.0, 20.0), description="training SNR range (dB)")
+
+
+class DenoiserStage(ChannelStage):
+    """A diffusion denoiser's stage (SGD-JSCC's latent denoiser, BriGSC's refiner): longer, with
+    weight decay, and the text condition dropped now and then for classifier-free guidance."""
+
+    steps: int = Field(20000, ge=1)
+    lr: float = Field(5e-4, gt=0)
+    warmup: int = Field(500, ge=0)
+    weight_decay: float = Field(0.01, ge=0)
+    text_drop: float = Field(0.1, ge=0, le=1, description="probability of the null text")
+
+
 def with_overrides(train_cfg: BaseModel, steps: int | None, data: str | None) -> BaseModel:
     """A training config with the command line's --steps and --data (an image folder) applied."""
     if steps is not None:
