@@ -161,10 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     gridder = sub.add_parser("grid", help="lay out the pictures a scenario kept (keep_frames)")
-    gridder.add_argument("output")
+    gridder.add_argument("output", nargs="+", help="one results folder, or several whose "
+                         "points share the grid (their kept frames in common are the rows)")
     gridder.add_argument("--point", action="append", metavar="SNR:CBR",
                          help="a column group, e.g. 10:0.006 (repeat; default: every point)")
-    gridder.add_argument("--out", help="image file (default OUTPUT/plots/grid.png)")
+    gridder.add_argument("--out", help="image file (default: the first OUTPUT's "
+                         "plots/grid.png)")
     gridder.set_defaults(func=_cmd_grid)
 
     data = sub.add_parser("data", help="fetch data a dataset needs into the cache, once")

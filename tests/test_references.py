@@ -80,3 +80,30 @@ def test_kept_frames_are_stored_as_pictures_and_laid_out_by_gscsim_grid(tmp_path
     assert psnr == pytest.approx(received["psnr"], abs=1e-6)
     assert main(["grid", str(root), "--point", "20:1/12", "--point", "0:1/12"]) == 0
     assert (root / "plots" / "grid.png").exists()
+
+
+def test_gscsim_grid_lays_out_the_points_of_several_results_folders(tmp_path):
+    from gscsim.cli import main
+    from gscsim.run.grid import layout
+
+    def run(name, transceiver, snrs, frames):
+        scenario = validate({
+            "name": name, "seed": 1,
+            "dataset": {"name": "scenes", "options": {"count": 3, "split": "test", "size": 64}},
+            "transceivers": [transceiver], "channels": [{"name": "awgn"}],
+            "sweep": {"snr_db": snrs, "cbr": ["1/12"]}, "metrics": ["psnr"], "batch_size": 3,
+            "keep_frames": frames})
+        return run_loaded(scenario, tmp_path / name, progress=False, plots=False)
+
+    first = run("a", {"name": "softcast", "options": {"chunks_per_side": 4}}, [0, 20],
+                ["test000000", "test000001"])
+    second = run("b", {"name": "prior_mean", "label": "mean", "options": {"count": 200}}, [20],
+                 ["test000001", "test000002"])
+    rows, columns = layout([first, second], None)
+    assert rows == ["test000001"]                                 # the frame both kept
+    titles = [title.replace("\n", " ") for title, _ in columns]
+    assert titles == ["original", "softcast 20 dB, CBR 1/12", "mean 20 dB, CBR 1/12",
+                      "softcast 0 dB, CBR 1/12"]
+    assert all(second.name in str(file) for title, file in columns if title.startswith("mean"))
+    assert main(["grid", str(first), str(second), "--out", str(tmp_path / "g.png")]) == 0
+    assert (tmp_path / "g.png").stat().st_size > 0
