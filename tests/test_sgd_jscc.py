@@ -62,6 +62,15 @@ def test_every_stream_counts_and_the_three_fit_the_budget(bundle, batch, cbr):
         assert text > 0
 
 
+def test_loading_the_model_on_first_use_leaves_the_global_generator_alone(bundle, batch):
+    # a sweep that encodes each batch once checks that encode draws nothing at random; the
+    # model's first load (random init, then the weights) must not look like a draw
+    link = _link(bundle, steps=2)
+    state = torch.random.get_rng_state()
+    link.encode(batch, _ctx(1 / 48))
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
 def test_a_budget_below_one_token_is_refused_with_the_smallest_cbr(bundle, batch):
     with pytest.raises(ValueError, match=r"smallest CBR it serves is 0\.000651"):
         _link(bundle).encode(batch, _ctx(0.0005))

@@ -77,9 +77,12 @@ class Family:
                     "state_dict": half_weights(model.state_dict()), "meta": meta}, path)
 
     def _load(self, name_or_path: str, device: str = "cpu") -> torch.nn.Module:
-        """The family's module with a bundle's weights, in eval mode (`load` caches it)."""
+        """The family's module with a bundle's weights, in eval mode (`load` caches it). The
+        module's random initialisation, overwritten at once, leaves torch's global generator
+        as it was: loading a model on first use draws nothing a caller could notice."""
         obj = load_bundle(self.path(name_or_path), self.fmt, self.field, self.trainer, device)
-        model = self.build(obj["config"])
+        with torch.random.fork_rng(devices=[]):
+            model = self.build(obj["config"])
         model.load_state_dict(obj["state_dict"], strict=True)
         return model.to(device).eval()
 
