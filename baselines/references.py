@@ -27,7 +27,7 @@ class PriorMeanOptions(BaseModel):
 @lru_cache(maxsize=4)
 def mean_scene(count: int, size: int) -> torch.Tensor:
     """float [3, size, size] in [0, 1]: the mean of the first `count` train-split scenes."""
-    return SceneSplit("train", count, size, progress=False).images.double().mean(0).float() / 255
+    return SceneSplit("train", count, size, progress=False).mean_image()
 
 
 class PriorMean(Transceiver):

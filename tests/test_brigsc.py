@@ -91,3 +91,14 @@ def test_training_resumes_to_identical_weights(tmp_path, bundle, monkeypatch):
     a = torch.load(bundle, weights_only=True)["state_dict"]
     b = torch.load(resumed, weights_only=True)["state_dict"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_decoder_works_around_the_training_sets_mean_image(bundle):
+    # trained to predict whole images, the decoder settled on the mean scene; it predicts the
+    # residual on the mean image, which the trainer stores with the weights
+    from gscsim.baselines.brigsc.zoo import FAMILY
+    from gscsim.data.scenes.shards import SceneSplit
+
+    model = FAMILY.load(str(bundle))
+    mean = SceneSplit("train", 16, 32, progress=False).mean_image()
+    assert torch.allclose(model.decoder.mean_image.float(), mean, atol=1e-3)   # float16 bundle

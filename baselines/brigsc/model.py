@@ -14,7 +14,9 @@ Multi-Scale Joint Perception and Generation" (IEEE WCL 2025), sized for 64x64 sc
   by linear interpolation at the receiver; the channel adds its noise to the shrunk values,
   the ones actually sent.
 * Decoder: the widened tokens, the SNR ModNet, and Swin stages with patch expanding (the
-  project's shared Swin blocks), back to the image.
+  project's shared Swin blocks), back to the image, as a residual on the training set's mean
+  image (a buffer the trainer sets; trained to predict the whole image, this decoder settles
+  on the mean image on the scene set, whose scenes differ little pixel by pixel).
 * Refiner: a diffusion transformer over 8x8 pixel patches that starts from the decoded image
   noised to `refine_start` and is conditioned on it (and on the caption's embedding).
 """
@@ -192,7 +194,9 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Widened tokens [B, L, D] and the SNR [B] (dB) -> image [B, 3, S, S] (not clamped)."""
+    """Widened tokens [B, L, D] and the SNR [B] (dB) -> image [B, 3, S, S] (not clamped): the
+    training set's mean image `mean_image` [3, S, S] plus what the Swin stages make of the
+    tokens."""
 
     def __init__(self, cfg: BriGSCConfig):
         super().__init__()
@@ -209,6 +213,7 @@ class Decoder(nn.Module):
         self.out = nn.Linear(dims[-1], 3)
         self.apply(init_weights)
         self.snr_mod, self.snr_lin = modnet_layers(dims[0], cfg.modnet_hidden)
+        self.register_buffer("mean_image", torch.zeros(3, cfg.image_size, cfg.image_size))
 
     def forward(self, tokens: torch.Tensor, snr_db: torch.Tensor, snr_adaptive: bool
                 ) -> torch.Tensor:
@@ -221,7 +226,7 @@ class Decoder(nn.Module):
                 x = block(x, h, w)
             if expand is not None:
                 x, h, w = expand(x, h, w), 2 * h, 2 * w
-        return self.out(x).transpose(1, 2).reshape(len(x), 3, h, w)
+        return self.out(x).transpose(1, 2).reshape(len(x), 3, h, w) + self.mean_image
 
 
 def to_patches(images: torch.Tensor) -> torch.Tensor:

@@ -100,6 +100,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
         save_torch(train_text, text_cache)
     torch.manual_seed(tc.plain.seed)
     model = BriGSC(mc).to(device)
+    model.decoder.mean_image.copy_(train_set.mean_image().to(device))
     most = mc.tokens * mc.token_values
     runs = {}
 

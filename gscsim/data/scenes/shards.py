@@ -63,3 +63,10 @@ class SceneSplit:
     def batch(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(images float [B, 3, S, S] in [0, 1], depth float [B, 1, S, S] in m) of these rows."""
         return self.images[rows].float() / 255, self.depth[rows].float()
+
+    def mean_image(self) -> torch.Tensor:
+        """float [3, S, S] in [0, 1]: the mean of the split's images (summed in chunks)."""
+        total = torch.zeros(self.images.shape[1:], dtype=torch.float64)
+        for start in range(0, len(self.images), 4096):
+            total += self.images[start:start + 4096].double().sum(0)
+        return (total / (255 * len(self.images))).float()
