@@ -149,7 +149,9 @@ def warnings(folder: Path, manifest: dict[str, Any], rows: list[dict[str, Any]])
                        f"{short_value(row['cbr'])}: {row['refused']}")
     frames = [r["n_frames"] for r in rows if isinstance(r.get("fid"), float)]
     if frames and min(frames) < FID_FEW_FRAMES:
-        out.append(f"FID is computed over {int(min(frames))}..{int(max(frames))} frames per "
+        counts = f"{int(min(frames))}" if min(frames) == max(frames) else \
+            f"{int(min(frames))}..{int(max(frames))}"
+        out.append(f"FID is computed over {counts} frames per "
                    f"point: biased upward at this size; compare methods at equal frame "
                    f"counts only, not with published values.")
     for spec in manifest["scenario"]["transceivers"]:
