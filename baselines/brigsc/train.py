@@ -47,6 +47,7 @@ from gscsim.training.config import (
     run_config,
     staged_config,
 )
+from gscsim.training.data import uniform
 from gscsim.training.loop import RunState, finish_staged, stage_card_lines, train_stage
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -113,8 +114,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     def link_batch(loop: ChannelStage, g: torch.Generator):
         rows = torch.randint(len(train_set.images), (loop.batch,), generator=g)
         images = train_set.images[rows].float().div(255).to(device)
-        snr = (loop.snr_db[0] + (loop.snr_db[1] - loop.snr_db[0])
-               * torch.rand(loop.batch, generator=g)).to(device)
+        snr = uniform(loop.snr_db, loop.batch, g).to(device)
         values = int(math.exp(math.log(16) + (math.log(most) - math.log(16))
                               * float(torch.rand(1, generator=g))))
         return rows, images, snr, values, bool(torch.rand(1, generator=g) < 0.5)
