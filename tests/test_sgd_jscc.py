@@ -89,6 +89,18 @@ def test_text_digital_arrives_genie_is_free_and_none_sends_nothing(bundle, batch
     assert TEXT not in streams and decoded.captions is None
 
 
+def test_a_fresh_instance_decodes_streams_another_encoded(bundle, batch):
+    """A sweep encodes an SNR-free transceiver's batch once and may decode it with another
+    instance (another trial's); only text: genie keeps state between encode and decode."""
+    ctx = _ctx(1.0)
+    streams = _link(bundle).encode(batch, ctx)
+    received = {name: AWGN().transmit(x, ctx.snr_db, torch.Generator().manual_seed(1))
+                for name, x in streams.items()}
+    assert _link(bundle).decode(received, ctx).captions == batch.captions
+    with pytest.raises(RuntimeError, match="genie decodes with the captions"):
+        _link(bundle, text="genie").decode(received, ctx)
+
+
 def test_jscc_alone_differs_from_the_diffusion_receiver_and_guidance_doubles_nfe(bundle,
                                                                                batch):
     _, alone = _through(_link(bundle, steps=0), batch, _ctx(1 / 48, 1.0))

@@ -37,7 +37,7 @@ from gscsim.baselines.brigsc.zoo import FAMILY
 from gscsim.conventions import from_symbols, to_symbols, unit_mean_square
 from gscsim.nn.diffusion import CosineSchedule, CountedDenoiser, sample
 from gscsim.nn.text_encoder import EMBEDDING_DIM, embed
-from gscsim.phy.captions import TEXT_STREAM, CaptionOptions, CaptionStream
+from gscsim.phy.captions import TEXT_STREAM, CaptionOptions, CaptionStream, GenieCaptions
 from gscsim.phy.repetition import decode_bits, encode_bits
 from gscsim.phy.repetition import symbols_for as repetition_symbols
 from gscsim.plugins import Batch, Decoded, LinkContext, Received, Transceiver
@@ -64,7 +64,7 @@ class BriGSCOptions(CaptionOptions):
     device: str = Field("cpu", description="torch device of the models")
 
 
-class BriGSCLink(ZooModel, Transceiver):
+class BriGSCLink(GenieCaptions, ZooModel, Transceiver):
     """BriGSC: saliency-allocated ViT tokens, Swin decoder, diffusion refiner (small)."""
 
     streams = (IMAGE, TABLE, TEXT_STREAM)
@@ -90,7 +90,7 @@ class BriGSCLink(ZooModel, Transceiver):
         m, device = self.model, torch.device(self.options.device)
         ctx.require_side(m.cfg.image_size, "brigsc", self.options.checkpoint)
         ctx.require_scenes("brigsc", self.options.checkpoint)
-        self._genie_captions = list(batch.captions)       # used only with text: genie
+        self.keep_captions(batch.captions)
         captions = CaptionStream(self.options)
         text_symbols, table_symbols, values = self.split(ctx, captions.wanted(batch.captions))
         snr = torch.full((len(batch),), ctx.snr_for(IMAGE), device=device)
@@ -119,7 +119,7 @@ class BriGSCLink(ZooModel, Transceiver):
         rx = received[IMAGE]
         y = from_symbols((rx.symbols / rx.gain).to(device))[:, :values]
         snr_db = rx.snr_db().to(device)
-        captions, text_ok = CaptionStream(self.options).receive(received, self._genie_captions, b)
+        captions, text_ok = CaptionStream(self.options).receive(received, self.sent_captions(), b)
         with torch.no_grad():
             decoded = m.decoder(widen(y, sizes.to(device), cfg.token_values), snr_db, True)
             decoded = decoded.float().clamp(0, 1)

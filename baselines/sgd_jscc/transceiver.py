@@ -39,7 +39,7 @@ from gscsim.conventions import from_symbols, noise_variance, to_symbols, unit_me
 from gscsim.nn.diffusion import CosineSchedule, CountedDenoiser, alpha_bar_of_snr, sample
 from gscsim.nn.text_encoder import EMBEDDING_DIM, embed
 from gscsim.phy.captions import TEXT_STREAM as TEXT
-from gscsim.phy.captions import CaptionOptions, CaptionStream
+from gscsim.phy.captions import CaptionOptions, CaptionStream, GenieCaptions
 from gscsim.plugins import Batch, Decoded, LinkContext, Received, Transceiver
 from gscsim.zoo import ZooModel
 
@@ -61,7 +61,7 @@ class SGDOptions(CaptionOptions):
     device: str = Field("cpu", description="torch device of the models")
 
 
-class SGDJSCCLink(ZooModel, Transceiver):
+class SGDJSCCLink(GenieCaptions, ZooModel, Transceiver):
     """SGD-JSCC: latent JSCC with an edge stream and text, refined by a latent diffusion
     denoiser that starts from the received latent (Zhang et al. 2025), small."""
 
@@ -92,7 +92,7 @@ class SGDJSCCLink(ZooModel, Transceiver):
         m, device = self.model, torch.device(self.options.device)
         ctx.require_side(m.cfg.image_size, "sgd-jscc", self.options.checkpoint)
         ctx.require_scenes("sgd-jscc", self.options.checkpoint)
-        self._genie_captions = list(batch.captions)      # used only with text: genie
+        self.keep_captions(batch.captions)
         text_stream = CaptionStream(self.options)
         text_symbols, edges, image = self.split(ctx, text_stream.wanted(batch.captions))
         streams: dict[str, torch.Tensor] = {}
@@ -117,7 +117,7 @@ class SGDJSCCLink(ZooModel, Transceiver):
         cfg, b = m.cfg, ctx.batch_size
         text_len = received[TEXT].symbols.shape[1] if TEXT in received else 0
         _, edges, image = self.split(ctx, text_len)
-        captions, text_ok = CaptionStream(self.options).receive(received, self._genie_captions, b)
+        captions, text_ok = CaptionStream(self.options).receive(received, self.sent_captions(), b)
         rx = received[IMAGE]
         values = from_symbols((rx.symbols / rx.gain).to(device))
         values = values[:, : image * cfg.latent_channels].view(b, image, cfg.latent_channels)

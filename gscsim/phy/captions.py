@@ -110,3 +110,27 @@ class CaptionStream:
         if TEXT_STREAM not in received:
             return [""] * batch, torch.zeros(batch, dtype=torch.bool)
         return self.link.decode(received[TEXT_STREAM])
+
+
+class GenieCaptions:
+    """For a transceiver with a caption stream (its options a CaptionOptions): `text: genie`
+    hands the sender's captions to the receiver outside the channel. `keep_captions` (in
+    encode) holds them on the instance and `sent_captions` (in decode) returns them; genie's
+    encoding depends on them, so it is never SNR-free and encode runs on this instance before
+    every decode. Other text modes never read them: their decode may see streams another
+    instance encoded."""
+
+    _kept_captions: list[str] | None = None
+
+    def keep_captions(self, captions: list[str]) -> None:
+        if self.options.text == "genie":
+            self._kept_captions = list(captions)
+
+    def sent_captions(self) -> list[str]:
+        if self.options.text != "genie":
+            return []
+        if self._kept_captions is None:
+            raise RuntimeError("text: genie decodes with the captions this instance's encode "
+                               "kept; call encode first")
+        return self._kept_captions
+
