@@ -9,8 +9,10 @@ resume, log.csv, loss.png), and a finished stage is kept on a rerun:
    decoded images, at times t uniform in [0, 1]; the caption embedding is replaced by the null
    text with probability text_drop (for classifier-free guidance).
 In the link stages each sample draws its SNR from snr_db, each batch the number of values sent
-(log-uniform from 16 to all of them) and the allocation (saliency or uniform, half each, so that
-one model serves both options); the loss is the MSE of the decoded image.
+(log-uniform from min_values to all of them) and the allocation (saliency or uniform, half each,
+so that one model serves both options); the loss is the MSE of the decoded image. The plain
+stage trains on the easier part of that range (its decoder does not know the SNR: over the whole
+range it settles on the mean scene); the adaptive stage, which knows it, on all of it.
 """
 from __future__ import annotations
 
@@ -57,9 +59,16 @@ VAL_SNRS = (1.0, 10.0)
 VAL_VALUES = 512                   # CBR 1/48 at 64x64
 
 
+class LinkStage(ChannelStage):
+    """A link stage: each batch sends a number of values drawn log-uniformly from
+    `min_values` to all of them."""
+
+    min_values: int = Field(16, ge=1, description="fewest values a batch sends")
+
+
 class BriGSCTrainConfig(SceneSetConfig):
-    plain: ChannelStage = Field(default_factory=ChannelStage)
-    adaptive: ChannelStage = Field(default_factory=ChannelStage)
+    plain: LinkStage = Field(default_factory=LinkStage)
+    adaptive: LinkStage = Field(default_factory=LinkStage)
     refiner: DenoiserStage = Field(default_factory=DenoiserStage)
 
 
@@ -111,17 +120,18 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
                           trained, step, validate, path, restart, progress, "brigsc")
         return run
 
-    def link_batch(loop: ChannelStage, g: torch.Generator):
+    def link_batch(loop: ChannelStage, min_values: int, g: torch.Generator):
         rows = torch.randint(len(train_set.images), (loop.batch,), generator=g)
         images = train_set.images[rows].float().div(255).to(device)
         snr = uniform(loop.snr_db, loop.batch, g).to(device)
-        values = int(math.exp(math.log(16) + (math.log(most) - math.log(16))
-                              * float(torch.rand(1, generator=g))))
+        low = math.log(min(min_values, most))
+        values = int(math.exp(low + (math.log(most) - low) * float(torch.rand(1, generator=g))))
         return rows, images, snr, values, bool(torch.rand(1, generator=g) < 0.5)
 
     def link_step(adaptive: bool) -> Callable:
         def step(g: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-            _, images, snr, values, salient = link_batch(getattr(tc, STAGES[adaptive]), g)
+            loop = getattr(tc, STAGES[adaptive])
+            _, images, snr, values, salient = link_batch(loop, loop.min_values, g)
             recon = through_link(model, images, snr, values, salient, adaptive, g)
             with torch.autocast(device.type, enabled=False):
                 loss = F.mse_loss(recon.float(), images)
@@ -149,7 +159,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     model.decoder.eval().requires_grad_(False)
 
     def refiner_batch(loop: DenoiserStage, g: torch.Generator):
-        rows, images, snr, values, salient = link_batch(loop, g)
+        rows, images, snr, values, salient = link_batch(loop, tc.adaptive.min_values, g)
         with torch.no_grad():
             decoded = through_link(model, images, snr, values, salient, True, g).clamp(0, 1)
         x0, condition = to_patches(images * 2 - 1), to_patches(decoded * 2 - 1)
