@@ -254,6 +254,8 @@ def test_plots_say_what_they_show():
     assert legend.get_bbox_to_anchor().x0 >= ax.get_window_extent().x1   # beside the panel
     ringed = [c for c in ax.collections if c.get_label() == "frames lost at this point"]
     assert ringed[0].get_offsets().tolist() == [[0.0, 21.5]]           # only the lossy point
-    single = curve_figure("unused", "snr_db", "psnr", summary=_summary_rows([1], [1 / 48]))
+    rows = _summary_rows([1], [1 / 48])
+    rows.append({**rows[0], "transceiver": "refused", "n_frames": 0, "psnr": float("nan")})
+    single = curve_figure("unused", "snr_db", "psnr", summary=rows)      # ran no frames
     assert "error bars: 95% intervals over 3 frames per point" in [t.get_text()
                                                                   for t in single.texts]

@@ -121,8 +121,8 @@ def curve_figure(root: str | Path, x: str = "snr_db", y: str = "psnr",
     fixed = {k: rows[0][k] for k in keys if k not in (x, hue) and len({r[k] for r in rows}) == 1}
     fixed.update(where or {})
     title = ", ".join(f"{k}={short_value(v)}" for k, v in fixed.items()) or None
-    frames = sorted({int(r["n_frames"]) for r in rows if isinstance(r.get("n_frames"), float)
-                     or isinstance(r.get("n_frames"), int)})
+    frames = sorted({int(r["n_frames"]) for r in rows if isinstance(r.get("n_frames"), (float, int))
+                     and r["n_frames"] > 0})           # refused points ran no frames
     over = (f"{frames[0]}" if len(frames) == 1 else f"{frames[0]}-{frames[-1]}") if frames \
         else "the"
     caption = (f"error bars: 95% intervals over {seeds} seeds (means of {over} frames each)"
