@@ -236,9 +236,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _attach_negative_points(argv: list[str]) -> list[str]:
+    """`--point -13:0.006` as `--point=-13:0.006`: argparse takes a value that starts with '-'
+    and is not a plain number for an option and refuses it."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--point" and arg.startswith("-"):
+            out[-1] = f"--point={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")        # files only: no window, no display needed
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_attach_negative_points(
+        sys.argv[1:] if argv is None else list(argv)))
     if getattr(args, "scheduler", None):
         args.executor = "dask"
     try:

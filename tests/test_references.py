@@ -107,3 +107,11 @@ def test_gscsim_grid_lays_out_the_points_of_several_results_folders(tmp_path):
     assert all(second.name in str(file) for title, file in columns if title.startswith("mean"))
     assert main(["grid", str(first), str(second), "--out", str(tmp_path / "g.png")]) == 0
     assert (tmp_path / "g.png").stat().st_size > 0
+
+
+def test_grid_points_may_have_negative_snrs():
+    from gscsim.cli import _attach_negative_points, build_parser
+
+    argv = ["grid", "results/x", "--point", "-13:0.006", "--point", "10:0.006"]
+    args = build_parser().parse_args(_attach_negative_points(argv))
+    assert args.point == ["-13:0.006", "10:0.006"] and args.output == ["results/x"]
