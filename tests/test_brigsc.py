@@ -5,7 +5,13 @@ import torch
 from conftest import interrupt_on_call
 
 from gscsim.baselines.brigsc import train as brigsc_train
-from gscsim.baselines.brigsc.model import allocate, shrink, widen
+from gscsim.baselines.brigsc.model import (
+    allocate,
+    detail_saliency,
+    saliency_table,
+    shrink,
+    widen,
+)
 from gscsim.baselines.brigsc.transceiver import IMAGE, TABLE, BriGSCLink
 from gscsim.channels.awgn import AWGN
 from gscsim.phy.captions import TEXT_STREAM
@@ -25,6 +31,18 @@ def test_allocation_sums_to_the_budget_and_respects_the_cap():
         assert (sizes.sum(1) == total).all() and sizes.min() >= 0 and sizes.max() <= cap
     sizes = allocate(torch.tensor([[3.0, 1.0, 1.0, 1.0]]), 60, 100)
     assert sizes.tolist() == [[30, 10, 10, 10]]                                # proportional
+
+
+def test_the_detail_table_marks_the_textured_cells():
+    g = torch.Generator().manual_seed(0)
+    images = torch.full((2, 3, 64, 64), 0.5)
+    images[0, :, :32, :] += 0.2 * torch.rand(3, 32, 64, generator=g)      # top half textured
+    images[1, :, :, 32:] += 0.2 * torch.rand(3, 64, 32, generator=g)      # right half
+    share = detail_saliency(images)
+    assert torch.allclose(share.sum(1), torch.ones(2))
+    table = saliency_table(share, 8).view(2, 4, 4)
+    assert table[0, :2].all() and not table[0, 2:].any()
+    assert table[1, :, 2:].all() and not table[1, :, :2].any()
 
 
 def test_shrink_and_widen_keep_full_tokens_and_drop_empty_ones():
@@ -60,7 +78,7 @@ def _run(bundle, batch, cbr, snr_db=10.0, **options):
     return link, ctx, streams, link.decode(received, ctx)
 
 
-@pytest.mark.parametrize("allocation", ["saliency", "uniform"])
+@pytest.mark.parametrize("allocation", ["saliency", "detail", "uniform"])
 @pytest.mark.parametrize("cbr", [0.001, 0.006, 1 / 48, 1 / 16])
 def test_every_stream_counts_and_the_values_sent_fill_the_budget(bundle, batch, allocation, cbr):
     link, ctx, streams, decoded = _run(bundle, batch, cbr, allocation=allocation)
@@ -69,7 +87,7 @@ def test_every_stream_counts_and_the_values_sent_fill_the_budget(bundle, batch, 
     text, table, values = link.split(ctx, lengths.get(TEXT_STREAM, 0))
     assert lengths[IMAGE] == -(-values // 2)           # the shrunk values, not the full tokens
     assert lengths.get(TABLE, 0) == table
-    assert (table > 0) == (allocation == "saliency" and cbr > 0.001)   # 3 symbols: no room
+    assert (table > 0) == (allocation != "uniform" and cbr > 0.001)   # 3 symbols: no room
     assert bool(decoded.extras["saliency_allocation"][0]) == (table > 0)
     assert decoded.images.shape == batch.images.shape
 

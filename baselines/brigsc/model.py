@@ -105,6 +105,15 @@ def saliency_table(saliency: torch.Tensor, side: int) -> torch.Tensor:
     return torch.zeros_like(cells, dtype=torch.bool).scatter_(1, top, True)
 
 
+def detail_saliency(images: torch.Tensor) -> torch.Tensor:
+    """Each 8x8 patch's share of the image's detail [B, L] (summing to 1): its pixel variance,
+    summed over the colours, over the image's total. A sender-side rule the project supplies
+    beside the attention saliency (docs/transceivers/brigsc.md says why)."""
+    patches = to_patches(images).view(len(images), -1, 3, PATCH * PATCH)
+    variance = patches.float().var(-1).sum(-1)
+    return variance / variance.sum(1, keepdim=True).clamp_min(1e-12)
+
+
 def token_weights(table: torch.Tensor | None, cfg: BriGSCConfig, batch: int) -> torch.Tensor:
     """Allocation weights [B, L] of the tokens: from the cell table, or uniform (None)."""
     if table is None:

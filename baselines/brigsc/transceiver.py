@@ -3,8 +3,9 @@
 Streams, every symbol counted in the CBR:
 * `text`: the caption, with the text options and accounting of `sgd-jscc`
   (gscsim.phy.captions: `text: digital` counted, `genie` free and labelled, `none`).
-* `table` (`allocation: saliency`): the allocation table, one bit per cell of 2x2 tokens (which
-  half of the cells is the more salient), as QPSK repeated `table_repetition` times. Where the
+* `table` (`allocation: saliency` or `detail`): the allocation table, one bit per cell of 2x2
+  tokens (which half of the cells is the more salient, by the encoder's attention or by the
+  patches' pixel variance), as QPSK repeated `table_repetition` times. Where the
   budget cannot hold it beside `MIN_DATA_SYMBOLS` of data, the link falls back to uniform
   allocation; both ends derive which from the budget, and `saliency_allocation` in frames.csv
   records it.
@@ -26,6 +27,7 @@ from pydantic import Field
 from gscsim.baselines.brigsc.model import (
     BriGSC,
     allocate,
+    detail_saliency,
     from_patches,
     saliency_table,
     shrink,
@@ -50,9 +52,10 @@ SCHEDULE = CosineSchedule()
 
 class BriGSCOptions(CaptionOptions):
     checkpoint: str = Field("brigsc-scenes64", description="zoo name or path of a bundle")
-    allocation: Literal["saliency", "uniform"] = Field("saliency", description=(
-        "saliency: shares from the encoder's attention (the table costs channel uses); "
-        "uniform: equal shares, no table"))
+    allocation: Literal["saliency", "detail", "uniform"] = Field("saliency", description=(
+        "saliency: shares from the encoder's attention, as the paper; detail: from each "
+        "patch's pixel variance (the project's rule); both send the table, which costs "
+        "channel uses; uniform: equal shares, no table"))
     table_repetition: int = Field(3, ge=1, description="repetitions of the table's bits")
     refine: Literal["diffusion", "none"] = Field("diffusion", description=(
         "diffusion: the refiner regenerates the decoded image; none: the JSCC decoder alone"))
@@ -77,7 +80,7 @@ class BriGSCLink(GenieCaptions, ZooModel, Transceiver):
         text_symbols = CaptionStream(self.options).admitted(ctx, text_symbols, 1)
         text = [text_symbols] if text_symbols else []
         table = repetition_symbols(cfg.cells, self.options.table_repetition)
-        if self.options.allocation != "saliency" or \
+        if self.options.allocation == "uniform" or \
                 ctx.capacity_beside(text + [table]) < MIN_DATA_SYMBOLS:
             table = 0
         image = ctx.capacity_beside(text + ([table] if table else []))
@@ -96,7 +99,9 @@ class BriGSCLink(GenieCaptions, ZooModel, Transceiver):
         snr = torch.full((len(batch),), ctx.snr_for(IMAGE), device=device)
         with torch.no_grad():
             tokens, saliency = m.encoder(batch.images.to(device), snr, True)
-        table = saliency_table(saliency.cpu(), m.cfg.side) if table_symbols else None
+        if self.options.allocation == "detail":
+            saliency = detail_saliency(batch.images)
+        table = saliency_table(saliency.float().cpu(), m.cfg.side) if table_symbols else None
         sizes = allocate(token_weights(table, m.cfg, len(batch)), values, m.cfg.token_values)
         sent = unit_mean_square(shrink(tokens, sizes.to(device)))
         streams = {IMAGE: to_symbols(sent)}
