@@ -269,6 +269,52 @@ def test_an_interrupted_codec_stage_resumes_to_the_same_weights(tiny_bundle, tmp
         assert all(torch.allclose(a[part][k], b[part][k], atol=1e-5) for k in a[part]), part
 
 
+def test_the_generator_stage_fine_tunes_scvar_on_the_link_depth(tiny_bundle, tmp_path):
+    """The optional fourth stage: the bundle then names the fine-tuned generator (beside it in
+    the run folder), which reads the link's restored depth better than the frozen one on the
+    scenes it trained on; `scvar` still selects the clean one, and a generator with another
+    Text2Para is refused."""
+    import shutil
+
+    from gscsim.scvar.data import SceneTokens
+    from gscsim.scvar.train import token_loss
+    from gscsim.scvar.zoo import load_scvar, save_scvar
+    from gscsim.targsc.zoo import load_models
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_bundle.parent, run_dir)
+    config = write_config(tmp_path, 30)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["train"]["generator"] = {"name": "scvar-link-tiny", "steps": 12, "batch": 8, "lr": 3e-4,
+                                 "warmup": 2, "log_every": 1, "eval_every": 6,
+                                 "checkpoint_every": 6, "bf16": False}
+    config.write_text(yaml.safe_dump(cfg))
+    bundle = targsc_train.train(config, run_dir, progress=False)
+    assert torch.load(bundle, weights_only=True)["scvar"] == "scvar-link-tiny"
+    assert (run_dir / "scvar-link-tiny.pt").is_file()
+    tuned = load_models(str(bundle))
+    clean = load_models(str(bundle), "cpu", "scvar-scenes64")
+    frozen, text2para, vae, _ = load_scvar("scvar-scenes64")
+    def same(a, b):
+        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
+                                                     b.state_dict().values()))
+    assert same(clean.scvar, frozen) and not same(tuned.scvar, frozen)
+    data = SceneTokens("train", 64, vae, run_dir / "data-train-64.pt", False)
+    rows = torch.arange(32)
+    images, _ = data.batch(rows)
+    with torch.no_grad():
+        depth = to_metres(targsc_train.depth_over_link(
+            tuned.unet, tuned.codec, images, torch.full((32,), 5.0), 4,
+            torch.Generator().manual_seed(0)))
+        before = token_loss(frozen, text2para, vae, data, rows, None, None, depth)
+        after = token_loss(tuned.scvar, text2para, vae, data, rows, None, None, depth)
+    assert after < before - 0.01, (float(before), float(after))
+    other = type(text2para)(params=frozen.scfg.text_params)                 # untrained weights
+    save_scvar(tmp_path / "other.pt", frozen, other, "vqvae-scenes64", {}, {})
+    with pytest.raises(ValueError, match="another Text2Para"):
+        load_models(str(bundle), "cpu", str(tmp_path / "other.pt"))
+
+
 def context(cbr, snr_db=5.0, shape=(3, 64, 64), text_snr=None):
     return LinkContext(total_budget=int(cbr * 3 * shape[1] * shape[2]), image_shape=shape,
                        cbr=cbr, snr_db=snr_db,

@@ -25,12 +25,12 @@ from torch import nn
 
 from gscsim.data.scenes.attributes import GROUPS, labels
 from gscsim.data.scenes.dataset import scene_at
-from gscsim.io import load_yaml, save_torch, shipped_config, write_text
+from gscsim.io import load_yaml, shipped_config, write_text
 from gscsim.nn import parameter_count
 from gscsim.scvar.data import SceneTokens
 from gscsim.scvar.evaluate import evaluate, generate, score
 from gscsim.scvar.model import SCVAR, Sampling, SCVARConfig, Text2Para
-from gscsim.scvar.zoo import SCVAR_FORMAT, checkpoint_path, load_vqvae
+from gscsim.scvar.zoo import SCVAR_FORMAT, checkpoint_path, load_vqvae, save_scvar
 from gscsim.training.config import LoopConfig
 from gscsim.training.loop import RunState, run_meta, train_steps
 from gscsim.zoo import half_weights, load_bundle
@@ -74,14 +74,17 @@ class SCVARRunConfig(BaseModel):
 
 
 def token_loss(model: SCVAR, text2para: Text2Para, vae, data: SceneTokens, rows: torch.Tensor,
-               drop_text: torch.Tensor | None, drop_depth: torch.Tensor | None) -> torch.Tensor:
-    """Mean cross-entropy (nats) of the teacher-forced token predictions for these scenes."""
+               drop_text: torch.Tensor | None, drop_depth: torch.Tensor | None,
+               depth: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean cross-entropy (nats) of the teacher-forced token predictions for these scenes,
+    conditioned on their captions and on `depth` [B, 1, S, S] (m; default: the true depth)."""
     tokens = data.per_scale(rows, model.cfg.patch_nums)
     with torch.no_grad():
         inputs = vae.teacher_inputs(tokens)
     params = text2para(data.embeddings[rows].float())
-    cond, cond_tokens = model.conditions(params, data.depth[rows].float(), len(rows),
-                                         drop_text, drop_depth)
+    depth = data.depth[rows] if depth is None else depth
+    cond, cond_tokens = model.conditions(params, depth.float(), len(rows), drop_text,
+                                         drop_depth)
     logits = model(cond, inputs, cond_tokens)
     return F.cross_entropy(logits.float().flatten(0, 1), torch.cat(tokens, 1).flatten())
 
@@ -185,8 +188,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
                 after_update=lambda g: {"alpha": model.alpha.item()})
     # the checkpoint stores float16 weights (half the size, under the zoo's 25 MB); the model
     # is evaluated with exactly those rounded weights
-    compact = half_weights(model.state_dict())
-    model.load_state_dict(compact)
+    model.load_state_dict(half_weights(model.state_dict()))
     test = {}
     if tc.test_count:
         test_set = SceneTokens("test", tc.test_count, vae, None, progress)
@@ -194,10 +196,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     meta = {**run_meta("scvar", config, out, tc, run, steps), "prior_steps": prior_steps,
             "prep_s": round(prep_s, 1), "test": test}
     final = run_dir / "model.pt"
-    save_torch({"format": SCVAR_FORMAT, "config": cfg.model.model_dump(mode="json"),
-                 "vqvae": tc.vqvae, "sampling": tc.sampling.model_dump(),
-                 "state_dict": compact, "text2para": text2para.state_dict(),
-                 "meta": meta}, final)
+    save_scvar(final, model, text2para, tc.vqvae, tc.sampling.model_dump(), meta)
     write_card(final.with_suffix(".md"), run_dir.name, model, text2para, meta)
     return final
 

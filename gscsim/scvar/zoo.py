@@ -7,10 +7,17 @@ from pathlib import Path
 
 import torch
 
+from gscsim.io import save_torch
 from gscsim.scvar.model import SCVAR, Sampling, SCVARConfig, Text2Para
 from gscsim.scvar.var import VAR, VARConfig
 from gscsim.scvar.vqvae import VQVAE, VQVAEConfig
-from gscsim.zoo import bundle_reference, load_bundle, referenced_checkpoint, zoo_checkpoint
+from gscsim.zoo import (
+    bundle_reference,
+    half_weights,
+    load_bundle,
+    referenced_checkpoint,
+    zoo_checkpoint,
+)
 
 VQVAE_FORMAT = "gscsim-vqvae-1"
 SCVAR_FORMAT = "gscsim-scvar-1"
@@ -62,3 +69,15 @@ def load_scvar(name_or_path: str, device: str = "cpu"):
     text2para.load_state_dict(obj["text2para"], strict=True)
     vae = load_vqvae(referenced_checkpoint(obj["vqvae"], path), device)
     return model.eval(), text2para.eval(), vae, Sampling(**obj["sampling"])
+
+
+def save_scvar(path: Path, model: SCVAR, text2para: Text2Para, vqvae: str, sampling: dict,
+               meta: dict) -> None:
+    """Write an SCVAR bundle: the generator's float16 weights (rounded in `model` too, so that
+    whatever is evaluated after is what the file holds), Text2Para, the VQ-VAE it names, its
+    default sampling and `meta`."""
+    compact = half_weights(model.state_dict())
+    model.load_state_dict(compact)
+    save_torch({"format": SCVAR_FORMAT, "config": model.scfg.model_dump(mode="json"),
+                "vqvae": vqvae, "sampling": sampling, "state_dict": compact,
+                "text2para": text2para.state_dict(), "meta": meta}, path)

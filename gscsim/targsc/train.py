@@ -54,7 +54,7 @@ from gscsim.training.data import uniform
 from gscsim.training.loop import train_stage
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-STAGES = ("unet", "codec", "text")    # in training order
+STAGES = ("unet", "codec", "text", "generator")    # in training order; generator optional
 REPORT_SNRS = (-13.0, -5.0, 1.0, 10.0)
 REPORT_CBR = 1 / 48
 
@@ -86,15 +86,39 @@ class TextStage(LoopConfig):
     captions: int = Field(8000, ge=1, description="train-split captions embedded")
 
 
+class GeneratorStage(ChannelStage):
+    steps: int = Field(2000, ge=1)
+    lr: float = Field(1e-4, gt=0)
+    weight_decay: float = Field(0.05, ge=0)
+    snr_db: tuple[float, float] = Field((-15.0, 15.0), description="training SNR range (dB)")
+    pooled_share: float = Field(0.0, ge=0, le=1, description="as codec.pooled_share")
+    name: str = Field(description=(
+        "name of the fine-tuned SCVAR: the run folder's NAME.pt, which the TarGSC bundle "
+        "names; shipped as gscsim/zoo/NAME.pt beside the bundle"))
+
+
 class TarGSCTrainConfig(SceneSetConfig):
     scvar: str = Field(description="the frozen SCVAR (with its Text2Para): zoo name or path")
     test_count: int = Field(300, ge=0, description="test-split scenes scored for the card")
     unet: UNetStage = Field(default_factory=UNetStage)
     codec: CodecStage = Field(default_factory=CodecStage)
     text: TextStage = Field(default_factory=TextStage)
+    generator: GeneratorStage | None = Field(None, description=(
+        "optional fourth stage: SCVAR's generator (Text2Para stays frozen) fine-tuned on depth "
+        "maps restored by the trained link, as the receiver will give it; without it the "
+        "bundle names the frozen `scvar`"))
 
 
 TarGSCRunConfig = run_config("TarGSCRunConfig", CodecConfig, TarGSCTrainConfig)
+
+
+def draw_layout(cfg: CodecConfig, pooled_share: float, g: torch.Generator) -> tuple[int, int]:
+    """(pool, kept channels) of one training batch: with probability pooled_share a pooled map
+    (one of cfg.pool_levels, 1..4 channels), else the full map with 1..D channels."""
+    if cfg.pool_levels and float(torch.rand(1, generator=g)) < pooled_share:
+        pool = cfg.pool_levels[int(torch.randint(len(cfg.pool_levels), (1,), generator=g))]
+        return pool, int(torch.randint(1, min(4, cfg.latent_channels) + 1, (1,), generator=g))
+    return 1, int(torch.randint(1, cfg.latent_channels + 1, (1,), generator=g))
 
 
 def depth_over_link(unet: DepthUNet, codec: DepthCodec, images: torch.Tensor,
@@ -218,12 +242,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     def codec_loss(g: torch.Generator, batch: int) -> torch.Tensor:
         images, depth = train_set.batch(torch.randint(len(train_set.images), (batch,),
                                                       generator=g))
-        pool = 1
-        if mc.pool_levels and float(torch.rand(1, generator=g)) < tc.codec.pooled_share:
-            pool = mc.pool_levels[int(torch.randint(len(mc.pool_levels), (1,), generator=g))]
-            channels = int(torch.randint(1, min(4, mc.latent_channels) + 1, (1,), generator=g))
-        else:
-            channels = int(torch.randint(1, mc.latent_channels + 1, (1,), generator=g))
+        pool, channels = draw_layout(mc, tc.codec.pooled_share, g)
         restored = depth_over_link(unet, codec, images, uniform(tc.codec.snr_db, batch, g),
                                    channels, g, pool)
         loss = F.l1_loss(restored.float(), depth_features(depth))
@@ -249,6 +268,11 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     wall["text"] = run_stage("text", tc.text, cfg, run_dir, {"text_decoder": decoder}, decoder,
                              text_loss, lambda: text_errors(decoder, val_params), path, restart,
                              progress)
+    generator = tc.scvar
+    if tc.generator is not None:
+        wall["generator"] = finetune_generator(tc, cfg, run_dir, unet, codec, path, restart,
+                                               progress)
+        generator = tc.generator.name
     test = {}
     if tc.test_count:
         test_set = SceneSplit("test", tc.test_count, mc.image_size, progress)
@@ -262,18 +286,90 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
             "train": tc.model_dump(mode="json"), "test": test}
     final = run_dir / "model.pt"
     save_torch({"format": TARGSC_FORMAT, "config": mc.model_dump(mode="json"),
-                 "scvar": tc.scvar, "unet": unet.state_dict(), "codec": codec.state_dict(),
+                 "scvar": generator, "unet": unet.state_dict(), "codec": codec.state_dict(),
                  "text_decoder": decoder.state_dict(), "text_prior": decoder.prior,
                  "meta": meta}, final)
     write_card(final.with_suffix(".md"), run_dir.name, mc, (unet, codec, decoder), meta)
     return final
 
 
+def finetune_generator(tc: TarGSCTrainConfig, cfg, run_dir: Path, unet: DepthUNet,
+                       codec: DepthCodec, config_path: Path, restart: bool, progress: bool
+                       ) -> float:
+    """The generator stage: a copy of the frozen SCVAR's generator trained on the token
+    cross-entropy of train scenes conditioned on their clean captions and on their depth
+    restored by the link (SNR from generator.snr_db per frame, kept channels as the codec
+    stage draws them), with SCVAR's own condition dropout. Writes run_dir/NAME.pt (an SCVAR
+    bundle, Text2Para unchanged) and returns the stage's wall time (s)."""
+    import copy
+    import dataclasses
+
+    from gscsim.scvar.data import SceneTokens
+    from gscsim.scvar.train import token_loss
+    from gscsim.scvar.zoo import checkpoint_path, load_scvar, save_scvar
+    from gscsim.zoo import bundle_reference
+
+    stage, mc = tc.generator, cfg.model
+    frozen, text2para, vae, sampling = load_scvar(tc.scvar)
+    generator = copy.deepcopy(frozen).train().requires_grad_(True)
+    train_set = SceneTokens("train", tc.count, vae, run_dir / f"data-train-{tc.count}.pt",
+                            progress)
+    val_set = SceneTokens("val", tc.val_count, vae, run_dir / f"data-val-{tc.val_count}.pt",
+                          progress)
+    layout = report_layouts(mc)["1/48"]
+
+    def restored_depth(data: SceneTokens, rows: torch.Tensor, snr: torch.Tensor,
+                       pool: int, channels: int, g: torch.Generator) -> torch.Tensor:
+        images, _ = data.batch(rows)
+        with torch.no_grad():
+            return to_metres(depth_over_link(unet, codec, images, snr, channels, g, pool))
+
+    def loss_of(g: torch.Generator, batch: int) -> torch.Tensor:
+        rows = torch.randint(len(train_set.images), (batch,), generator=g)
+        pool, channels = draw_layout(mc, stage.pooled_share, g)
+        depth = restored_depth(train_set, rows, uniform(stage.snr_db, batch, g), pool,
+                               channels, g)
+        drop_text = torch.rand(batch, generator=g) < generator.scfg.text_drop
+        drop_depth = torch.rand(batch, generator=g) < generator.scfg.depth_drop
+        return token_loss(generator, text2para, vae, train_set, rows, drop_text, drop_depth,
+                          depth)
+
+    @torch.no_grad()
+    def validate() -> dict[str, float]:
+        """Validation token cross-entropy from the true depth and from the depth the link
+        restores at CBR 1/48 and REPORT_SNRS (fixed noise)."""
+        generator.eval()
+        rows = torch.arange(len(val_set.images))
+        out = {"ce_true_depth": float(token_loss(generator, text2para, vae, val_set, rows,
+                                                 None, None))}
+        for snr in REPORT_SNRS:
+            depth = restored_depth(val_set, rows, torch.full((len(rows),), snr), *layout,
+                                   torch.Generator().manual_seed(0))
+            out[f"ce_link_{snr:g}dB"] = float(token_loss(generator, text2para, vae, val_set,
+                                                         rows, None, None, depth))
+        generator.train()
+        return out
+
+    run = train_stage("generator", STAGES, cfg, stage, run_dir,
+                      {"unet": unet, "codec": codec, "generator": generator}, [generator],
+                      lambda g: (loss_of(g, stage.batch), {}), validate, config_path, restart,
+                      progress, "targsc")
+    generator.eval()
+    meta = {"init": tc.scvar, "steps": run.step, "batch": stage.batch,
+            "snr_db": list(stage.snr_db), "wall_s": round(run.elapsed, 1),
+            "validation": {k: v for r in run.log.rows for k, v in r.items()
+                           if k.startswith("val_")}}
+    save_scvar(run_dir / f"{stage.name}.pt", generator, text2para,
+               bundle_reference(checkpoint_path(tc.scvar, "scvar"), "vqvae"),
+               dataclasses.asdict(sampling), meta)
+    return run.elapsed
+
+
 def write_card(path: Path, title: str, mc: CodecConfig, parts: tuple[nn.Module, ...],
                meta: dict) -> None:
     unet, codec, decoder = parts
     t, wall = meta["train"], meta["wall_s"]
-    stage = {s: t[s] for s in STAGES}
+    stage = {s: t[s] for s in STAGES if t.get(s) is not None}
     lines = [
         f"# {title}", "",
         f"TarGSC's link for the SCVAR checkpoint `{t['scvar']}` (generator and Text2Para "
@@ -289,14 +385,17 @@ def write_card(path: Path, title: str, mc: CodecConfig, parts: tuple[nn.Module, 
         f"all-MiniLM-L6-v2 and the frozen Text2Para; validation on val split "
         f"0..{t['val_count'] - 1}",
         f"- machine: {meta['machine']}"]
-    for name in STAGES:
-        s = stage[name]
+    for name, s in stage.items():
         extra = f", SNR {s['snr_db']} dB" if "snr_db" in s else ""
         if s.get("condition_weight"):
             extra += f", condition loss weight {s['condition_weight']}"
         lines.append(f"- stage {name}: {s['steps']} steps x {s['batch']}, AdamW lr {s['lr']} "
                      f"({s['warmup']} warm-up, cosine), seed {s['seed']}, bf16 {s['bf16']}"
                      f"{extra}; {wall[name]:.0f} s here")
+    if "generator" in stage:
+        lines.append(f"- generator: `{stage['generator']['name']}`, `{t['scvar']}`'s "
+                     f"generator fine-tuned on the depth this link restores (Text2Para "
+                     f"unchanged); the bundle generates with it")
     test = meta["test"]
     if test:
         layouts = report_layouts(mc)

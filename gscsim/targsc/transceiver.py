@@ -31,8 +31,13 @@ from gscsim.plugins import Batch, LinkContext, Received, Transceiver
 from gscsim.scvar.zoo import scvar_files
 from gscsim.targsc.codec import latent_layout, receive_latent, send_latent
 from gscsim.targsc.depth import to_metres
-from gscsim.targsc.zoo import TEXT_SYMBOLS, TarGSCModels, checkpoint_path, load_models
-from gscsim.zoo import bundle_reference
+from gscsim.targsc.zoo import (
+    TEXT_SYMBOLS,
+    TarGSCModels,
+    checkpoint_path,
+    generator_reference,
+    load_models,
+)
 
 IMAGE_STREAM, TEXT_STREAM = "image", "text"
 
@@ -50,6 +55,10 @@ class TarGSCOptions(BaseModel):
     text_decoder: Literal["prior", "mlp"] = Field("prior", description=(
         "prior: the most likely of the training captions' parameters (the knowledge base in "
         "the bundle); mlp: the paper's residual-MLP estimate, rescaled onto Text2Para's sphere"))
+    scvar: str | None = Field(None, description=(
+        "generate with this SCVAR checkpoint (zoo name or path) instead of the one the bundle "
+        "names, e.g. the clean-trained generator beside a link-fine-tuned one; it must share "
+        "that one's Text2Para"))
     device: str = Field("cpu", description="torch device of the models")
 
 
@@ -62,12 +71,14 @@ class TarGSC(Transceiver):
 
     @property
     def models(self) -> TarGSCModels:
-        return load_models(self.options.checkpoint, self.options.device)
+        return load_models(self.options.checkpoint, self.options.device,
+                           self.options.scvar)
 
     def weights(self) -> list[Path]:
-        """The TarGSC bundle, the SCVAR bundle it names and that one's VQ-VAE."""
+        """The TarGSC bundle, the SCVAR bundle it generates with and that one's VQ-VAE."""
         path = checkpoint_path(self.options.checkpoint)
-        return [path, *scvar_files(bundle_reference(path, "scvar"))]
+        return [path, *scvar_files(generator_reference(self.options.checkpoint,
+                                                       self.options.scvar))]
 
     def layout(self, ctx: LinkContext) -> tuple[int, int]:
         """(pool, C) of the depth stream: the most latent channels per token whose stream

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import torch
+
 from gscsim.scvar.model import SCVAR, Sampling, Text2Para
 from gscsim.scvar.vqvae import VQVAE
 from gscsim.scvar.zoo import load_scvar
 from gscsim.targsc.codec import CodecConfig, DepthCodec, TextDecoder
 from gscsim.targsc.depth import DepthUNet
-from gscsim.zoo import load_bundle, referenced_checkpoint, zoo_checkpoint
+from gscsim.zoo import bundle_reference, load_bundle, referenced_checkpoint, zoo_checkpoint
 
 TARGSC_FORMAT = "gscsim-targsc-4"
 TEXT_SYMBOLS = 3                       # 6 text parameters as 3 complex symbols
@@ -39,9 +41,19 @@ def checkpoint_path(name_or_path: str) -> Path:
                           "pass the path of its model.pt")
 
 
+def generator_reference(name_or_path: str, scvar: str | None = None) -> str:
+    """The SCVAR checkpoint a TarGSC bundle generates with: `scvar` where given (targsc.scvar),
+    else the one the bundle names."""
+    return scvar if scvar is not None else bundle_reference(checkpoint_path(name_or_path),
+                                                            "scvar")
+
+
 @lru_cache(maxsize=2)
-def load_models(name_or_path: str, device: str = "cpu") -> TarGSCModels:
-    """A TarGSC bundle (gscsim train targsc) and the SCVAR checkpoint it names."""
+def load_models(name_or_path: str, device: str = "cpu", scvar: str | None = None
+                ) -> TarGSCModels:
+    """A TarGSC bundle (gscsim train targsc) and the SCVAR checkpoint it names, or `scvar`
+    instead: another generator for the same link, which must share the named one's Text2Para
+    (the bundle's text prior holds that Text2Para's parameters)."""
     path = checkpoint_path(name_or_path)
     obj = load_bundle(path, TARGSC_FORMAT, "targsc.checkpoint", "gscsim train targsc", device)
     cfg = CodecConfig(**obj["config"])
@@ -51,6 +63,13 @@ def load_models(name_or_path: str, device: str = "cpu") -> TarGSCModels:
         module.load_state_dict(obj[key], strict=True)
         module.to(device).eval()
     decoder.set_prior(obj["text_prior"])
-    scvar, text2para, vae, sampling = load_scvar(referenced_checkpoint(obj["scvar"], path),
-                                                 device)
-    return TarGSCModels(cfg, unet, codec, decoder, scvar, text2para, vae, sampling)
+    named = referenced_checkpoint(obj["scvar"], path)
+    generator, text2para, vae, sampling = load_scvar(scvar or named, device)
+    if scvar is not None:
+        bundle_text2para = load_scvar(named, device)[1].state_dict()
+        if any(not torch.equal(v, bundle_text2para[k]) for k, v in
+               text2para.state_dict().items()):
+            raise ValueError(f"targsc.scvar: {scvar} has another Text2Para than {named}, for "
+                             f"which {path.name}'s text decoder was trained; give an SCVAR "
+                             f"fine-tuned from {named} with Text2Para frozen, or leave it unset")
+    return TarGSCModels(cfg, unet, codec, decoder, generator, text2para, vae, sampling)

@@ -80,7 +80,8 @@ def staged_config(config: str | Path, config_dir: Path, schema: type[BaseModel],
     cfg = load_yaml(path, schema)
     if steps is not None:
         cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={
-            s: getattr(cfg.train, s).model_copy(update={"steps": steps}) for s in stages})})
+            s: getattr(cfg.train, s).model_copy(update={"steps": steps}) for s in stages
+            if getattr(cfg.train, s) is not None})})
     return path, cfg
 
 

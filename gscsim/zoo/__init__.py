@@ -24,10 +24,15 @@ def zoo_checkpoint(name_or_path: str, field: str, family: str, remedy: str) -> P
 
 def referenced_checkpoint(reference: str, bundle: Path) -> str:
     """A checkpoint named inside another file (`bundle`): a zoo name or an absolute path as it
-    is, anything else as a path relative to the bundle's folder (a run folder's reference)."""
+    is, anything else as a path relative to the bundle's folder (a run folder's reference),
+    where a bare NAME also finds NAME.pt (a file written beside the bundle under the name it
+    is shipped as)."""
     if (ZOO / f"{reference}.pt").is_file() or Path(reference).is_absolute():
         return reference
-    return str(bundle.parent / reference)
+    local = bundle.parent / reference
+    if not local.exists() and local.with_name(f"{local.name}.pt").is_file():
+        return str(local.with_name(f"{local.name}.pt"))
+    return str(local)
 
 
 def bundle_reference(bundle: Path, key: str) -> str:
