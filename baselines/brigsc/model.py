@@ -96,13 +96,19 @@ def allocate(weights: torch.Tensor, total: int, cap: int) -> torch.Tensor:
     return out
 
 
+def top_half(scores: torch.Tensor) -> torch.Tensor:
+    """bool [B, N]: the half of N cells with the higher scores [B, N] (ties to the lower
+    index). Every table marks exactly half its cells, so a receiver that picks the half most
+    likely marked from the bits' likelihoods decodes it under that constraint."""
+    top = scores.argsort(dim=1, descending=True, stable=True)[:, : scores.shape[1] // 2]
+    return torch.zeros_like(scores, dtype=torch.bool).scatter_(1, top, True)
+
+
 def saliency_table(saliency: torch.Tensor, side: int) -> torch.Tensor:
     """bool [B, (side/2)^2]: which cells of 2x2 tokens hold the more salient half (by their
     summed saliency [B, side^2]; ties to the lower index)."""
     b = len(saliency)
-    cells = saliency.view(b, side // 2, 2, side // 2, 2).sum((2, 4)).flatten(1)
-    top = cells.argsort(dim=1, descending=True, stable=True)[:, : cells.shape[1] // 2]
-    return torch.zeros_like(cells, dtype=torch.bool).scatter_(1, top, True)
+    return top_half(saliency.view(b, side // 2, 2, side // 2, 2).sum((2, 4)).flatten(1))
 
 
 def detail_saliency(images: torch.Tensor) -> torch.Tensor:

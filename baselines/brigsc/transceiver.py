@@ -11,10 +11,12 @@ Streams, every symbol counted in the CBR:
   records it.
 * `image`: every token's values shrunk to its share of what is left, normalised to unit mean
   square; the channel's noise falls on these values, the ones sent.
-Receiver: the table (soft-combined) gives the same shares, the values are widened back, the
-Swin decoder gives the image, and with `refine: diffusion` (the default, as the paper times
-BriGSC) the refiner starts from that image noised to `refine_start` and, conditioned on it (and
-on the caption where one arrived), runs `steps` steps of `sampler` with guidance `guidance`.
+Receiver: the table (soft-combined, and decoded as the half of the cells most likely
+marked, since every table marks exactly half) gives the same shares, the values are widened
+back, the Swin decoder gives the image, and with `refine: diffusion` (the default, as the
+paper times BriGSC) the refiner starts from that image noised to `refine_start` and,
+conditioned on it (and on the caption where one arrived), runs `steps` steps of `sampler`
+with guidance `guidance`.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from gscsim.baselines.brigsc.model import (
     shrink,
     to_patches,
     token_weights,
+    top_half,
     widen,
 )
 from gscsim.baselines.brigsc.zoo import FAMILY
@@ -40,7 +43,7 @@ from gscsim.conventions import from_symbols, to_symbols, unit_mean_square
 from gscsim.nn.diffusion import CosineSchedule, CountedDenoiser, sample
 from gscsim.nn.text_encoder import EMBEDDING_DIM, embed
 from gscsim.phy.captions import TEXT_STREAM, CaptionOptions, CaptionStream, GenieCaptions
-from gscsim.phy.repetition import decode_bits, encode_bits
+from gscsim.phy.repetition import encode_bits, soft_bits
 from gscsim.phy.repetition import symbols_for as repetition_symbols
 from gscsim.plugins import Batch, Decoded, LinkContext, Received, Transceiver
 from gscsim.zoo import ZooModel
@@ -118,8 +121,8 @@ class BriGSCLink(GenieCaptions, ZooModel, Transceiver):
         _, table_symbols, values = self.split(ctx, text_len)
         table = None
         if table_symbols:
-            bits = decode_bits(received[TABLE], cfg.cells, self.options.table_repetition)
-            table = torch.from_numpy(bits).bool()
+            soft = soft_bits(received[TABLE], cfg.cells, self.options.table_repetition)
+            table = top_half(-torch.from_numpy(soft))          # the half most likely marked
         sizes = allocate(token_weights(table, cfg, b), values, cfg.token_values)
         rx = received[IMAGE]
         y = from_symbols((rx.symbols / rx.gain).to(device))[:, :values]

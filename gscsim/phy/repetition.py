@@ -26,9 +26,14 @@ def encode_bits(bits: np.ndarray, repetition: int) -> torch.Tensor:
     return torch.from_numpy(amplitude[:, 0::2] + 1j * amplitude[:, 1::2]).to(torch.complex64)
 
 
-def decode_bits(rx: Received, n_bits: int, repetition: int) -> np.ndarray:
-    """Soft-combine the repetitions of `n_bits` bits -> int64 {0, 1} [B, n_bits]."""
+def soft_bits(rx: Received, n_bits: int, repetition: int) -> np.ndarray:
+    """The repetitions of `n_bits` bits soft-combined -> float [B, n_bits], proportional to
+    each bit's log-likelihood ratio (positive: 0 more likely)."""
     weighted = (rx.symbols * rx.gain / rx.noise_var.clamp_min(1e-12)).cpu().numpy()
     soft = np.stack([weighted.real, weighted.imag], axis=-1).reshape(weighted.shape[0], -1)
-    combined = soft[:, : n_bits * repetition].reshape(-1, repetition, n_bits).sum(axis=1)
-    return (combined < 0).astype(np.int64)
+    return soft[:, : n_bits * repetition].reshape(-1, repetition, n_bits).sum(axis=1)
+
+
+def decode_bits(rx: Received, n_bits: int, repetition: int) -> np.ndarray:
+    """Soft-combine the repetitions of `n_bits` bits -> int64 {0, 1} [B, n_bits]."""
+    return (soft_bits(rx, n_bits, repetition) < 0).astype(np.int64)
