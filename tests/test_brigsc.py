@@ -110,6 +110,15 @@ def test_every_stream_counts_and_the_values_sent_fill_the_budget(bundle, batch, 
     assert decoded.images.shape == batch.images.shape
 
 
+def test_below_table_min_snr_the_link_shares_uniformly(bundle, batch):
+    _, _, low, decoded = _run(bundle, batch, 1 / 48, snr_db=4.0, refine="none")
+    assert TABLE not in low and not decoded.extras["saliency_allocation"].any()
+    _, _, always, decoded = _run(bundle, batch, 1 / 48, snr_db=4.0, refine="none",
+                                 table_min_snr_db=None)
+    assert TABLE in always and decoded.extras["saliency_allocation"].all()
+    assert always[IMAGE].shape[1] < low[IMAGE].shape[1]            # the table's uses
+
+
 def test_the_refiner_changes_the_picture_and_counts_its_evaluations(bundle, batch):
     _, _, _, plain = _run(bundle, batch, 1 / 48, refine="none")
     link, _, _, refined = _run(bundle, batch, 1 / 48, text="genie", guidance=4.0)

@@ -6,9 +6,9 @@ Streams, every symbol counted in the CBR:
 * `table` (`allocation: saliency` or `detail`): the allocation table, one bit per cell of 2x2
   tokens (which half of the cells is the more salient, by the encoder's attention or by the
   patches' pixel variance), as QPSK repeated `table_repetition` times. Where the
-  budget cannot hold it beside `MIN_DATA_SYMBOLS` of data, the link falls back to uniform
-  allocation; both ends derive which from the budget, and `saliency_allocation` in frames.csv
-  records it.
+  budget cannot hold it beside `MIN_DATA_SYMBOLS` of data, or the table's SNR is below
+  `table_min_snr_db`, the link falls back to uniform allocation; both ends derive which from
+  the budget and the SNR, and `saliency_allocation` in frames.csv records it.
 * `image`: every token's values shrunk to its share of what is left, normalised to unit mean
   square; the channel's noise falls on these values, the ones sent.
 Receiver: the table (soft-combined, and decoded as the half of the cells most likely
@@ -55,11 +55,15 @@ SCHEDULE = CosineSchedule()
 
 class BriGSCOptions(CaptionOptions):
     checkpoint: str = Field("brigsc-scenes64", description="zoo name or path of a bundle")
-    allocation: Literal["saliency", "detail", "uniform"] = Field("saliency", description=(
-        "saliency: shares from the encoder's attention, as the paper; detail: from each "
-        "patch's pixel variance (the project's rule); both send the table, which costs "
-        "channel uses; uniform: equal shares, no table"))
-    table_repetition: int = Field(3, ge=1, description="repetitions of the table's bits")
+    allocation: Literal["saliency", "detail", "uniform"] = Field("detail", description=(
+        "detail: shares from each patch's pixel variance (the project's rule); saliency: from "
+        "the encoder's attention, as the paper; both send the table, which costs channel "
+        "uses; uniform: equal shares, no table"))
+    table_repetition: int = Field(1, ge=1, description="repetitions of the table's bits")
+    table_min_snr_db: float | None = Field(6.0, description=(
+        "below this SNR (dB) the link sends no table and shares uniformly, since the table's "
+        "bit errors cost more than it gains (both ends know the SNR, as the SNR ModNets do); "
+        "None: always send it"))
     refine: Literal["diffusion", "none"] = Field("diffusion", description=(
         "diffusion: the refiner regenerates the decoded image; none: the JSCC decoder alone"))
     refine_start: float = Field(0.6, gt=0, le=1, description="time t the refiner starts at")
@@ -83,7 +87,9 @@ class BriGSCLink(GenieCaptions, ZooModel, Transceiver):
         text_symbols = CaptionStream(self.options).admitted(ctx, text_symbols, 1)
         text = [text_symbols] if text_symbols else []
         table = repetition_symbols(cfg.cells, self.options.table_repetition)
-        if self.options.allocation == "uniform" or \
+        low_snr = self.options.table_min_snr_db is not None and \
+            ctx.snr_for(TABLE) < self.options.table_min_snr_db
+        if self.options.allocation == "uniform" or low_snr or \
                 ctx.capacity_beside(text + [table]) < MIN_DATA_SYMBOLS:
             table = 0
         image = ctx.capacity_beside(text + ([table] if table else []))
