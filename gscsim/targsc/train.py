@@ -1,7 +1,8 @@
 """Training of TarGSC's link: `gscsim train targsc --config FILE [--out DIR]`.
 
-Three stages, each with its own folder under the run folder (last.pt for resume, log.csv,
-loss.png); a finished stage is kept on a rerun, also when only a later stage's settings changed:
+Three stages and an optional fourth, each with its own folder under the run folder (last.pt
+for resume, log.csv, loss.png); a finished stage is kept on a rerun, also when only a later
+stage's settings changed:
 1. `unet`: the depth U-Net, RGB -> log-depth features, L1 loss against the scenes' true depth;
 2. `codec`: the depth codec over AWGN with the U-Net frozen. Each sample draws its SNR from
    codec.snr_db and each batch the kept channels C from 1..D; L1 loss between the restored and
@@ -11,8 +12,11 @@ loss.png); a finished stage is kept on a rerun, also when only a later stage's s
    checkpoint, centred on their mean over the stage's captions and normalised as the sender
    sends them, plus channel noise at SNRs drawn from text.snr_db; MSE loss on the parameters.
    The stage's clean parameters are kept as the receiver's prior (`TextDecoder.most_likely`).
-SCVAR and its Text2Para stay frozen (they are trained together by `gscsim train scvar`); the
-codec is trained to deliver what SCVAR reads of the true depth (the condition loss). The final
+4. `generator` (optional): a copy of SCVAR's generator fine-tuned on the depth the trained
+   link restores (`finetune_generator`), written beside model.pt as generator.name + ".pt".
+SCVAR and its Text2Para are trained together by `gscsim train scvar` and frozen here (only the
+optional fourth stage changes a copy of the generator); the codec is trained to deliver what
+SCVAR reads of the true depth (the condition loss). The final
 `model.pt` bundles the U-Net, the codec and the text decoder and names its SCVAR checkpoint;
 `model.md` is its card, with test-split figures.
 """
