@@ -73,11 +73,10 @@ def load_scvar(name_or_path: str, device: str = "cpu"):
 
 def save_scvar(path: Path, model: SCVAR, text2para: Text2Para, vqvae: str, sampling: dict,
                meta: dict) -> None:
-    """Write an SCVAR bundle: the generator's float16 weights (rounded in `model` too, so that
-    whatever is evaluated after is what the file holds), Text2Para, the VQ-VAE it names, its
-    default sampling and `meta`."""
-    compact = half_weights(model.state_dict())
-    model.load_state_dict(compact)
+    """Write an SCVAR bundle: the generator's weights in float16, Text2Para, the VQ-VAE it
+    names, its default sampling and `meta`. `model` itself is left as it is (a caller that
+    scores it first rounds it with half_weights, as `gscsim train scvar` does)."""
     save_torch({"format": SCVAR_FORMAT, "config": model.scfg.model_dump(mode="json"),
-                "vqvae": vqvae, "sampling": sampling, "state_dict": compact,
+                "vqvae": vqvae, "sampling": sampling,
+                "state_dict": half_weights(model.state_dict()),
                 "text2para": text2para.state_dict(), "meta": meta}, path)

@@ -315,6 +315,7 @@ def finetune_generator(tc: TarGSCTrainConfig, cfg, run_dir: Path, unet: DepthUNe
 
     stage, mc = tc.generator, cfg.model
     frozen, text2para, vae, sampling = load_scvar(tc.scvar)
+    text2para.requires_grad_(False)                       # frozen: no backward through it
     generator = copy.deepcopy(frozen).train().requires_grad_(True)
     train_set = SceneTokens("train", tc.count, vae, run_dir / f"data-train-{tc.count}.pt",
                             progress)
@@ -355,7 +356,7 @@ def finetune_generator(tc: TarGSCTrainConfig, cfg, run_dir: Path, unet: DepthUNe
         return out
 
     run = train_stage("generator", STAGES, cfg, stage, run_dir,
-                      {"unet": unet, "codec": codec, "generator": generator}, [generator],
+                      {"generator": generator}, [generator],
                       lambda g: (loss_of(g, stage.batch), {}), validate, config_path, restart,
                       progress, "targsc")
     generator.eval()

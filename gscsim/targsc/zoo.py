@@ -11,6 +11,7 @@ import torch
 
 from gscsim.scvar.model import SCVAR, Sampling, Text2Para
 from gscsim.scvar.vqvae import VQVAE
+from gscsim.scvar.zoo import checkpoint_path as scvar_checkpoint
 from gscsim.scvar.zoo import load_scvar
 from gscsim.targsc.codec import CodecConfig, DepthCodec, TextDecoder
 from gscsim.targsc.depth import DepthUNet
@@ -66,7 +67,8 @@ def load_models(name_or_path: str, device: str = "cpu", scvar: str | None = None
     named = referenced_checkpoint(obj["scvar"], path)
     generator, text2para, vae, sampling = load_scvar(scvar or named, device)
     if scvar is not None:
-        bundle_text2para = load_scvar(named, device)[1].state_dict()
+        bundle_text2para = torch.load(scvar_checkpoint(named, "scvar"), map_location=device,
+                                      weights_only=True, mmap=True)["text2para"]
         if any(not torch.equal(v, bundle_text2para[k]) for k, v in
                text2para.state_dict().items()):
             raise ValueError(f"targsc.scvar: {scvar} has another Text2Para than {named}, for "
