@@ -15,7 +15,13 @@ from gscsim.scvar.zoo import checkpoint_path as scvar_checkpoint
 from gscsim.scvar.zoo import load_scvar
 from gscsim.targsc.codec import CodecConfig, DepthCodec, TextDecoder
 from gscsim.targsc.depth import DepthUNet
-from gscsim.zoo import bundle_reference, load_bundle, referenced_checkpoint, zoo_checkpoint
+from gscsim.zoo import (
+    bundle_entry,
+    bundle_reference,
+    load_bundle,
+    referenced_checkpoint,
+    zoo_checkpoint,
+)
 
 TARGSC_FORMAT = "gscsim-targsc-4"
 TEXT_SYMBOLS = 3                       # 6 text parameters as 3 complex symbols
@@ -67,8 +73,7 @@ def load_models(name_or_path: str, device: str = "cpu", scvar: str | None = None
     named = referenced_checkpoint(obj["scvar"], path)
     generator, text2para, vae, sampling = load_scvar(scvar or named, device)
     if scvar is not None:
-        bundle_text2para = torch.load(scvar_checkpoint(named, "scvar"), map_location=device,
-                                      weights_only=True, mmap=True)["text2para"]
+        bundle_text2para = bundle_entry(scvar_checkpoint(named, "scvar"), "text2para", device)
         if any(not torch.equal(v, bundle_text2para[k]) for k, v in
                text2para.state_dict().items()):
             raise ValueError(f"targsc.scvar: {scvar} has another Text2Para than {named}, for "

@@ -35,11 +35,16 @@ def referenced_checkpoint(reference: str, bundle: Path) -> str:
     return str(local)
 
 
+def bundle_entry(bundle: Path, key: str, device: str = "cpu") -> Any:
+    """One entry of a bundle file; the bundle is memory-mapped, so its other weights are not
+    read."""
+    return torch.load(bundle, map_location=device, weights_only=True, mmap=True)[key]
+
+
 def bundle_reference(bundle: Path, key: str) -> str:
-    """The checkpoint a bundle file names under `key`, resolved as `referenced_checkpoint` does;
-    the bundle is memory-mapped, so its weights are not read."""
-    obj = torch.load(bundle, map_location="cpu", weights_only=True, mmap=True)
-    return referenced_checkpoint(obj[key], bundle)
+    """The checkpoint a bundle file names under `key`, resolved as `referenced_checkpoint`
+    does."""
+    return referenced_checkpoint(bundle_entry(bundle, key), bundle)
 
 
 def load_bundle(path: Path, fmt: str, field: str, trainer: str, device: str = "cpu"
