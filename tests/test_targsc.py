@@ -462,7 +462,7 @@ def test_shipped_transceiver_runs_in_a_scenario(tmp_path):
     floor_semantic = SemanticAccuracy()(frames, floor).mean().item()
     assert all(r["psnr"] >= floor_psnr - 1.0 for r in rows), (floor_psnr, rows)
     assert all(r["semantic_acc"] >= floor_semantic + 0.2 for r in rows), (floor_semantic, rows)
-    checkpoints = {"targsc-scenes64.pt", "scvar-scenes64.pt", "vqvae-scenes64.pt",
+    checkpoints = {"targsc-scenes64.pt", "scvar-scenes64-link.pt", "vqvae-scenes64.pt",
                    "attributes-scenes64.pt"}
     for trial in (root / "trials").glob("*.json"):
         assert {Path(p).name for p in json.loads(trial.read_text())["weights"]} == checkpoints

@@ -378,7 +378,8 @@ def write_card(path: Path, title: str, mc: CodecConfig, parts: tuple[nn.Module, 
     lines = [
         f"# {title}", "",
         f"TarGSC's link for the SCVAR checkpoint `{t['scvar']}` (generator and Text2Para "
-        f"frozen): depth U-Net {list(mc.unet_widths)} ({parameter_count(unet):,} parameters), "
+        f"frozen while the link's stages train): depth U-Net {list(mc.unet_widths)} "
+        f"({parameter_count(unet):,} parameters), "
         f"depth codec ({parameter_count(codec):,}: separable conv encoder "
         f"{list(mc.encoder_widths)}, {mc.swin_depth} Swin blocks each side on the "
         f"{mc.token_side}x{mc.token_side} token map, SNR ModNets, D = {mc.latent_channels} "
