@@ -103,8 +103,11 @@ class Separation(Transceiver):
             mcs = adaptive_mcs(ctx.snr_for(self.stream), self.options.margin_db)
         if mcs is None:
             return None
-        return _cached_link(mcs, ctx.single_stream_capacity(), self.options.decoder,
+        link = _cached_link(mcs, ctx.single_stream_capacity(), self.options.decoder,
                             self.options.iterations)
+        if link is None or link.payload_bits < HEADER_BITS + 8:
+            return None         # not even the length header and one byte of the image fit
+        return link
 
     def encode(self, batch: Batch, ctx: LinkContext) -> dict[str, torch.Tensor]:
         link = self.link(ctx)

@@ -50,6 +50,12 @@ def test_the_judge_gives_each_frame_to_the_closest_method_and_shares_ties():
                              _result("A", [0.0], snr=1.0), _result("B", [1.0], snr=1.0)])
     assert {(r["snr_db"], r["method"]): r["judge_win_share"] for r in two_points} == {
         (10.0, "A"): 1.0, (10.0, "B"): 0.0, (1.0, "A"): 0.0, (1.0, "B"): 1.0}
+    with_refusal = judge_rows([_result("A", [0.9, 0.1]), _result("B", [0.2, 0.8]),
+                               _result("R", [])])   # R refused the point: no frames scored
+    rows = {r["method"]: r for r in with_refusal}
+    assert rows["A"]["judge_win_share"] == rows["B"]["judge_win_share"] == 0.5
+    assert rows["A"]["n_frames"] == 2 and rows["R"]["n_frames"] == 0
+    assert np.isnan(rows["R"]["judge_win_share"])
 
 
 def test_kept_frames_are_stored_as_pictures_and_laid_out_by_gscsim_grid(tmp_path):

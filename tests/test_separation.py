@@ -94,3 +94,24 @@ def test_concealment_last_good_frame():
     tx._last_good = torch.rand(3, 8, 8)
     out = tx.decode({}, ctx)
     assert not out.frame_ok.any() and torch.equal(out.images[0], tx._last_good)
+
+
+def test_a_link_too_small_for_the_header_sends_nothing_and_conceals():
+    """CBR 0.006 at 64x64 and 1 dB: the adaptive MCS (QPSK, rate 0.3) fits an LDPC block of
+    20 payload bits, fewer than the 32-bit length header; the frame is concealed (nothing
+    sent) instead of failing the trial."""
+    from gscsim.baselines.separation import HEADER_BITS, Separation, _cached_link
+    from gscsim.plugins import Batch, LinkContext
+
+    tx = Separation(Separation.Options(codec="bpg"))
+    ctx = LinkContext.for_budget(0.006, (3, 64, 64), snr_db=1.0)
+    mcs = adaptive_mcs(1.0, tx.options.margin_db)
+    tiny = _cached_link(mcs, ctx.single_stream_capacity(), tx.options.decoder,
+                        tx.options.iterations)
+    assert tiny is not None and tiny.payload_bits < HEADER_BITS
+    assert tx.link(ctx) is None
+    sent = tx.encode(Batch(images=torch.rand(2, 3, 64, 64), captions=["", ""], ids=["a", "b"]),
+                     ctx)
+    assert sent == {}
+    out = tx.decode({}, ctx)
+    assert not out.frame_ok.any() and torch.all(out.images == 0.5)

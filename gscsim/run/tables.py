@@ -119,7 +119,9 @@ def judge_rows(results: Iterable[TrialResult], metric: str = "semantic_acc"
     """The project's stand-in for the paper's MLLM judge: at every point (the trial keys but
     the method's), each frame goes to the method whose output scores highest on `metric`
     (semantic_acc: the scene attributes the recogniser finds closest to the original's), ties
-    shared. One row per point and method: its keys and its share of the frames won."""
+    shared. One row per point and method: its keys and its share of the frames won. A method
+    with no scored frames at a point (it refused the point) is not judged there: its row has
+    n_frames 0 and share NaN, and the others are judged among themselves."""
     labels = {Trial.from_dict(r.trial).transceiver for r in results}
     points: dict[tuple, dict[str, dict[Any, float]]] = {}
     keys_of: dict[tuple, dict[str, Any]] = {}
@@ -136,17 +138,19 @@ def judge_rows(results: Iterable[TrialResult], metric: str = "semantic_acc"
             (f.get("link"), f["frame"]): f[metric] for f in result.frames if metric in f}
     rows = []
     for point, methods in points.items():
-        frames = set.intersection(*(set(v) for v in methods.values())) if methods else set()
-        wins = dict.fromkeys(methods, 0.0)
+        judged = {m: v for m, v in methods.items() if v}
+        frames = set.intersection(*(set(v) for v in judged.values())) if judged else set()
+        wins = dict.fromkeys(judged, 0.0)
         for frame in frames:
-            scores = {m: v[frame] for m, v in methods.items()}
+            scores = {m: v[frame] for m, v in judged.items()}
             best = max(scores.values())
             winners = [m for m, score in scores.items() if score == best]
             for m in winners:
                 wins[m] += 1 / len(winners)
-        for m, won in wins.items():
-            rows.append({**keys_of[point], "method": m, "n_frames": len(frames),
-                         "judge_win_share": won / len(frames) if frames else math.nan})
+        for m in methods:
+            n = len(frames) if m in judged else 0
+            rows.append({**keys_of[point], "method": m, "n_frames": n,
+                         "judge_win_share": wins[m] / n if n else math.nan})
     return rows
 
 
