@@ -250,13 +250,14 @@ def test_a_refused_point_is_recorded_and_the_sweep_goes_on(tmp_path):
     raw = {"name": "refusal", "seed": 1,
            "dataset": {"name": "scenes", "options": {"count": 2, "split": "test"}},
            "transceivers": [{"name": "targsc"}], "channels": [{"name": "awgn"}],
-           "sweep": {"snr_db": [10], "cbr": [0.001, "1/48"]}, "metrics": ["psnr"],
+           "sweep": {"snr_db": [10], "cbr": [0.0002, 0.001]}, "metrics": ["psnr"],
            "batch_size": 2}
     root = _run(tmp_path, raw, "out")
     rows = {round(r["cbr"], 4): r for r in read_csv(root / "summary.csv")}
-    assert "smallest CBR it serves is 0.00" in rows[0.001]["refused"]
-    assert rows[0.001]["n_frames"] == 0 and rows[0.0208]["n_frames"] == 2
-    assert rows[0.0208]["refused"] == ""
+    # 2 channel uses: not one value of the 2x2 pooled map beside the 3 text symbols
+    assert "smallest CBR it serves is 0.000407" in rows[0.0002]["refused"]
+    assert rows[0.0002]["n_frames"] == 0 and rows[0.001]["n_frames"] == 2
+    assert rows[0.001]["refused"] == ""
     stored = {p.stat().st_mtime_ns for p in (root / "trials").glob("*.json")}
     _run(tmp_path, raw, "out")                                # the refusal is not retried
     assert {p.stat().st_mtime_ns for p in (root / "trials").glob("*.json")} == stored
