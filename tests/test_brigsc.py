@@ -3,6 +3,7 @@ channel's noise falls on the values sent, and a tiny training resumes exactly.""
 import numpy as np
 import pytest
 import torch
+import yaml
 from conftest import interrupt_on_call
 
 from gscsim.baselines.brigsc import train as brigsc_train
@@ -147,3 +148,28 @@ def test_the_decoder_works_around_the_training_sets_mean_image(bundle):
     model = FAMILY.load(str(bundle))
     mean = SceneSplit("train", 16, 32, progress=False).mean_image()
     assert torch.allclose(model.decoder.mean_image.float(), mean, atol=1e-3)   # float16 bundle
+
+
+def test_training_goes_on_from_a_committed_bundle(tmp_path, bundle):
+    # train.init: the link is taken as it is, the refiner trains on from the bundle's weights,
+    # and the new bundle's card counts the earlier stages
+    from gscsim.baselines.brigsc.zoo import FAMILY
+    from gscsim.io import load_yaml, shipped_config
+
+    config = load_yaml(shipped_config("brigsc-tiny", brigsc_train.CONFIG_DIR),
+                       brigsc_train.BriGSCRunConfig)
+    more = config.model_copy(update={"train": config.train.model_copy(update={
+        "init": str(bundle)})})
+    path = tmp_path / "more.yaml"
+    path.write_text(yaml.safe_dump(more.model_dump(mode="json")))
+    again = brigsc_train.train(path, tmp_path / "run", progress=False)
+    before, after = FAMILY.load(str(bundle)), FAMILY.load(str(again))
+    link = [n for n in before.state_dict() if not n.startswith("refiner.")]
+    assert all(torch.equal(before.state_dict()[n], after.state_dict()[n]) for n in link)
+    assert not all(torch.equal(before.state_dict()[n], after.state_dict()[n])
+                   for n in before.state_dict() if n.startswith("refiner."))
+    meta = torch.load(again, weights_only=True)["meta"]
+    assert list(meta["stages"]) == ["refiner"]
+    assert [s["name"] for s in meta["init"]["stages"]] == ["plain", "adaptive", "refiner"]
+    card = again.with_suffix(".md").read_text()
+    assert "started from" in card and "stage plain" in card

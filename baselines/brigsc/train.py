@@ -50,7 +50,14 @@ from gscsim.training.config import (
     staged_config,
 )
 from gscsim.training.data import uniform
-from gscsim.training.loop import RunState, finish_staged, stage_card_lines, train_stage
+from gscsim.training.loop import (
+    RunState,
+    finish_staged,
+    stage_card_lines,
+    stage_line,
+    train_stage,
+)
+from gscsim.zoo import load_bundle
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 STAGES = ("plain", "adaptive", "refiner")
@@ -67,6 +74,10 @@ class LinkStage(ChannelStage):
 
 
 class BriGSCTrainConfig(SceneSetConfig):
+    init: str | None = Field(None, description=(
+        "start from this trained brigsc bundle (zoo name or model.pt path): its link is kept "
+        "as it is (the link stages are skipped) and the refiner trains on from its weights, "
+        "for the refiner stage's steps with a fresh schedule"))
     plain: LinkStage = Field(default_factory=LinkStage)
     adaptive: LinkStage = Field(default_factory=LinkStage)
     refiner: DenoiserStage = Field(default_factory=DenoiserStage)
@@ -111,6 +122,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
     torch.manual_seed(tc.plain.seed)
     model = BriGSC(mc).to(device)
     model.decoder.mean_image.copy_(train_set.mean_image().to(device))
+    init = None if tc.init is None else initialise_from(tc.init, model, mc)
     most = mc.tokens * mc.token_values
     runs = {}
 
@@ -152,7 +164,7 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
                 out[f"psnr_{snr:g}dB_{kind}"] = float((-10 * torch.log10(mse)).mean())
         return out
 
-    for adaptive, name in enumerate(STAGES[:2]):
+    for adaptive, name in enumerate(STAGES[:2] if init is None else ()):
         runs[name] = stage(name, [model.encoder, model.decoder], link_step(bool(adaptive)),
                            lambda a=bool(adaptive): link_validate(a))
     model.encoder.eval().requires_grad_(False)
@@ -180,7 +192,25 @@ def train(config: str | Path, out: str | Path, steps: int | None = None, data: s
 
     runs["refiner"] = stage("refiner", [model.refiner], refiner_step, refiner_validate)
 
-    return finish_staged(FAMILY, config, out, runs, tc, STAGES, steps, model, mc, write_card)
+    return finish_staged(FAMILY, config, out, runs, tc, STAGES, steps, model, mc, write_card,
+                         {} if init is None else {"init": init})
+
+
+def initialise_from(bundle: str, model: BriGSC, model_cfg: BriGSCConfig) -> dict:
+    """Load a trained brigsc bundle's weights into `model` (its config must equal `model_cfg`);
+    returns {"name", "stages", "validation"}: the bundle's own training facts, with those of
+    the bundle it started from in turn folded in ("stages" in training order)."""
+    obj = load_bundle(FAMILY.path(bundle), FAMILY.fmt, "train.init", FAMILY.trainer)
+    if obj["config"] != model_cfg.model_dump(mode="json"):
+        raise ValueError(f"train.init: {bundle} holds another architecture than this config's "
+                         f"model section")
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                           for k, v in obj["state_dict"].items()}, strict=True)
+    meta = obj["meta"]
+    earlier = meta.get("init", {"stages": [], "validation": {}})
+    return {"name": bundle,
+            "stages": earlier["stages"] + [{"name": n, **m} for n, m in meta["stages"].items()],
+            "validation": {**earlier["validation"], **meta["validation"]}}
 
 
 def write_card(path: Path, title: str, model: BriGSC, meta: dict) -> None:
@@ -195,5 +225,8 @@ def write_card(path: Path, title: str, model: BriGSC, meta: dict) -> None:
         f"{c.refiner_width} over 8x8 pixel patches, x0-prediction, text by adaLN).", "",
         f"- data: scenes train split 0..{meta['count'] - 1}, their captions through "
         f"all-MiniLM-L6-v2; validation on val split 0..{meta['val_count'] - 1}"]
+    if "init" in meta:
+        lines.append(f"- started from `{meta['init']['name']}`, trained before in these stages:")
+        lines += ["  " + stage_line(s["name"], s) for s in meta["init"]["stages"]]
     lines += stage_card_lines(meta)
     write_text(path, "\n".join(lines + [""]))

@@ -221,6 +221,16 @@ def train_stage(name: str, stages: tuple[str, ...], config: BaseModel, loop: Loo
     return run
 
 
+def stage_line(name: str, m: dict[str, Any]) -> str:
+    """The model-card line of one stage's run_meta: steps, samples, schedule, wall time."""
+    t = m["train"]
+    snr = f", SNR {t['snr_db']} dB" if "snr_db" in t else ""
+    return (f"- stage {name}: {m['steps']} steps x {t['batch']} "
+            f"({m['steps'] * t['batch']:,} samples), AdamW lr {t['lr']} "
+            f"({t['warmup']} warm-up, cosine){snr}, seed {m['seed']}, "
+            f"bf16 {t['bf16']}; {m['wall_s']:.0f} s here")
+
+
 def stage_card_lines(meta: dict[str, Any]) -> list[str]:
     """The model-card lines of a staged training's meta ({"stages": {name: run_meta},
     "validation": {name: {val_...: value}}}): command, machine, each stage's steps, samples,
@@ -228,13 +238,7 @@ def stage_card_lines(meta: dict[str, Any]) -> list[str]:
     stages = meta["stages"]
     first = next(iter(stages.values()))
     lines = [f"- command: `{first['command']}`", f"- machine: {first['machine']}"]
-    for name, m in stages.items():
-        t = m["train"]
-        snr = f", SNR {t['snr_db']} dB" if "snr_db" in t else ""
-        lines.append(f"- stage {name}: {m['steps']} steps x {t['batch']} "
-                     f"({m['steps'] * t['batch']:,} samples), AdamW lr {t['lr']} "
-                     f"({t['warmup']} warm-up, cosine){snr}, seed {m['seed']}, "
-                     f"bf16 {t['bf16']}; {m['wall_s']:.0f} s here")
+    lines += [stage_line(name, m) for name, m in stages.items()]
     for name, values in meta["validation"].items():
         if values:
             lines.append(f"- validation after {name}: " + ", ".join(
@@ -254,14 +258,16 @@ def stage_meta(family: str, config: str | Path, out: str | Path, runs: dict[str,
 def finish_staged(family, config: str | Path, out: str | Path, runs: dict[str, RunState],
                   train_config: BaseModel, stages: tuple[str, ...], steps: int | None,
                   model: torch.nn.Module, model_config: BaseModel,
-                  write_card: Callable[[Path, str, torch.nn.Module, dict], None]) -> Path:
+                  write_card: Callable[[Path, str, torch.nn.Module, dict], None],
+                  extra_meta: dict[str, Any] | None = None) -> Path:
     """The end of a staged training of a gscsim.zoo.Family's model: OUT/model.pt (float16
-    weights, config, meta: every stage's facts and validation, and the scene counts) and its
-    card OUT/model.md written by `write_card(path, title, model, meta)`."""
+    weights, config, meta: every stage's facts and validation, the scene counts and
+    `extra_meta`) and its card OUT/model.md written by `write_card(path, title, model, meta)`."""
     final = Path(out) / "model.pt"
     meta = {**stage_meta(family.name, config, out, runs,
                          {name: getattr(train_config, name) for name in stages}, steps),
-            "count": train_config.count, "val_count": train_config.val_count}
+            "count": train_config.count, "val_count": train_config.val_count,
+            **(extra_meta or {})}
     family.save(final, model_config.model_dump(mode="json"), model, meta)
     write_card(final.with_suffix(".md"), Path(out).name, model, meta)
     return final
