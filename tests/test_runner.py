@@ -371,3 +371,18 @@ def test_a_sweep_on_a_separate_dask_cluster_survives_a_dead_worker(tmp_path, tin
         for process in cluster:
             process.kill()
             process.wait()
+
+
+def test_a_zoo_file_is_recorded_relative_to_the_checkout(tmp_path, monkeypatch):
+    # stored trials name the zoo's files relative to the checkout, so that a committed record
+    # stays current in another clone; a file outside it keeps its absolute path
+    from gscsim import weights
+
+    inside = weights.CHECKOUT / "gscsim" / "zoo" / "targsc-scenes64.pt"
+    outside = tmp_path / "model.pt"
+    outside.write_bytes(b"weights")
+    recorded = weights.digests([inside, outside])
+    assert set(recorded) == {"gscsim/zoo/targsc-scenes64.pt", str(outside.resolve())}
+    assert weights.changed(recorded) == []
+    monkeypatch.setattr(weights, "CHECKOUT", tmp_path / "another-clone")
+    assert weights.changed(recorded) == ["gscsim/zoo/targsc-scenes64.pt"]   # not there
